@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+  name: "DynBatch",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "optimizer", targets: ["optimizer"]),
+    .library(name: "BatchIR", targets: ["BatchIR"]),
+    .library(name: "BatchPasses", targets: ["BatchPasses"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+  ],
+  targets: [
+    // The IR: module, op types, instances, nodes; .dg lexer/parser/printer; verifier; diagnostics.
+    .target(name: "BatchIR"),
+    // Workload generators (tree, chain, lattice, RNN serving) and the ED-Batch importer.
+    .target(name: "Workloads", dependencies: ["BatchIR"]),
+    // Pass protocol, registry, pipeline text, pass manager, and the passes (one folder each).
+    .target(
+      name: "BatchPasses",
+      dependencies: [
+        "BatchIR",
+        .product(name: "HeapModule", package: "swift-collections"),
+      ]
+    ),
+    // The Graphviz C library (cgraph + gvc) as a system library.
+    .systemLibrary(
+      name: "CGraphviz",
+      pkgConfig: "libgvc",
+      providers: [.apt(["libgraphviz-dev"])]
+    ),
+    // Module at any stage → Graphviz graph → DOT/SVG/PNG.
+    .target(name: "GraphvizDump", dependencies: ["BatchIR", "CGraphviz"]),
+    // The command line: argument parsing and wiring only.
+    .executableTarget(
+      name: "optimizer",
+      dependencies: [
+        "BatchIR", "BatchPasses", "GraphvizDump", "Workloads",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads"]),
+    .testTarget(name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads"]),
+    .testTarget(name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads"]),
+    // Runs the pass-level golden cases under passes/.
+    .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

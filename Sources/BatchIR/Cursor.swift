@@ -1,0 +1,190 @@
+/// A position in UTF-8 source bytes with line/column tracking: the lexer of `.dg` and of
+/// other small text formats of this project. Tokens are read on demand by the parser.
+struct Cursor {
+  let bytes: [UInt8]
+  private(set) var index = 0
+  private var line: Int32 = 1
+  private var lineStart = 0
+
+  init(bytes: [UInt8]) {
+    self.bytes = bytes
+  }
+
+  var atEnd: Bool { index >= bytes.count }
+  var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+  var location: SourceLocation {
+    SourceLocation(line: Int(line), column: index - lineStart + 1)
+  }
+
+  /// Skips blanks, newlines and `#` comments. Control characters other than tab, CR and LF are
+  /// an error, so binary input is reported where it starts.
+  mutating func skipTrivia() throws(Diagnostic) {
+    while index < bytes.count {
+      let byte = bytes[index]
+      switch byte {
+      case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+        index += 1
+      case UInt8(ascii: "\n"):
+        index += 1
+        line += 1
+        lineStart = index
+      case UInt8(ascii: "#"):
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+      default:
+        if byte < 0x20 || byte == 0x7F {
+          throw Diagnostic(
+            file: "", location: location,
+            message:
+              "unexpected control character 0x\(String(byte, radix: 16, uppercase: true)); is this a binary file?"
+          )
+        }
+        return
+      }
+    }
+  }
+
+  static func isWordByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+      UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."),
+      UInt8(ascii: "-"):
+      true
+    default: false
+    }
+  }
+
+  var peekIsIdentifierStart: Bool {
+    guard let byte = peek else { return false }
+    return (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
+      || byte == UInt8(ascii: "_")
+  }
+
+  var peekIsDigit: Bool {
+    guard let byte = peek else { return false }
+    return byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+  }
+
+  /// Reads `[A-Za-z_][A-Za-z0-9_.-]*`, stopping before `->` and `...`.
+  mutating func identifier() throws(Diagnostic) -> String {
+    scanWord()
+  }
+
+  /// The identifier at the cursor, without consuming it ("" when there is none).
+  func peekIdentifier() -> String {
+    guard peekIsIdentifierStart else { return "" }
+    var copy = self
+    return copy.scanWord()
+  }
+
+  /// Reads a run of word bytes (letters, digits, `_`, `.`, `-`), stopping before `->` and `...`.
+  mutating func scanWord() -> String {
+    let start = index
+    while index < bytes.count, Cursor.isWordByte(bytes[index]) {
+      if bytes[index] == UInt8(ascii: "-"), index + 1 < bytes.count,
+        bytes[index + 1] == UInt8(ascii: ">")
+      {
+        break
+      }
+      if bytes[index] == UInt8(ascii: "."), index + 1 < bytes.count,
+        bytes[index + 1] == UInt8(ascii: ".")
+      {
+        break
+      }
+      index += 1
+    }
+    return String(decoding: bytes[start..<index], as: UTF8.self)
+  }
+
+  /// Reads a non-negative decimal integer; nil when it does not fit in 63 bits.
+  mutating func scanInteger() -> Int? {
+    var value = 0
+    var overflow = false
+    while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9")
+    {
+      let digit = Int(bytes[index] - UInt8(ascii: "0"))
+      let (times, o1) = value.multipliedReportingOverflow(by: 10)
+      let (plus, o2) = times.addingReportingOverflow(digit)
+      overflow = overflow || o1 || o2
+      value = plus
+      index += 1
+    }
+    return overflow ? nil : value
+  }
+
+  /// Reads a decimal number `D+[.D+][e[+-]D+]`; nil when malformed.
+  mutating func scanDecimal() -> Double? {
+    let start = index
+    func digits(_ cursor: inout Cursor) -> Int {
+      var count = 0
+      while cursor.index < cursor.bytes.count, cursor.bytes[cursor.index] >= UInt8(ascii: "0"),
+        cursor.bytes[cursor.index] <= UInt8(ascii: "9")
+      {
+        cursor.index += 1
+        count += 1
+      }
+      return count
+    }
+    guard digits(&self) > 0 else { return nil }
+    if peek == UInt8(ascii: "."), index + 1 < bytes.count, bytes[index + 1] != UInt8(ascii: ".") {
+      index += 1
+      guard digits(&self) > 0 else { return nil }
+    }
+    if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+      index += 1
+      if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+      guard digits(&self) > 0 else { return nil }
+    }
+    return Double(String(decoding: bytes[start..<index], as: UTF8.self))
+  }
+
+  /// Consumes `token` if the bytes at the cursor spell it.
+  mutating func consume(_ token: StaticString) -> Bool {
+    let count = token.utf8CodeUnitCount
+    guard index + count <= bytes.count else { return false }
+    let matches = token.withUTF8Buffer { buffer in
+      for offset in 0..<count where bytes[index + offset] != buffer[offset] { return false }
+      return true
+    }
+    if matches { index += count }
+    return matches
+  }
+
+  /// A short description of what is at the cursor, for "expected …, found …" messages.
+  func describeNext() -> String {
+    guard let byte = peek else { return "end of file" }
+    if byte == UInt8(ascii: "\n") { return "end of line" }
+    if Cursor.isWordByte(byte) {
+      var copy = self
+      let word = copy.scanWord()
+      if !word.isEmpty { return "'\(word.prefix(40))'" }
+    }
+    if byte >= 0x80 { return "a non-ASCII character" }
+    return "'\(Character(Unicode.Scalar(byte)))'"
+  }
+
+  /// The first byte that is not part of valid UTF-8, with its location, if any.
+  func firstInvalidUTF8() -> (byte: UInt8, location: SourceLocation)? {
+    guard bytes.contains(where: { $0 >= 0x80 }) else { return nil }
+    var decoder = UTF8()
+    var iterator = bytes.makeIterator()
+    var offset = 0
+    var line = 1
+    var lineStart = 0
+    loop: while true {
+      let start = offset
+      switch decoder.decode(&iterator) {
+      case .scalarValue(let scalar):
+        offset += UTF8.width(scalar)
+        if scalar == "\n" {
+          line += 1
+          lineStart = offset
+        }
+      case .emptyInput: break loop
+      case .error:
+        return (bytes[start], SourceLocation(line: line, column: start - lineStart + 1))
+      }
+    }
+    return nil
+  }
+}

@@ -1,0 +1,425 @@
+/// Reads the `.dg` text format (docs/graph-format.md) into a `Module`.
+///
+/// A hand-written recursive-descent parser over UTF-8 bytes. Every error is a `Diagnostic`
+/// with the file, line and column; nothing traps on bad input.
+public struct DGParser {
+  /// The most nodes a module may hold (ids are 32-bit; this also bounds memory).
+  public static let maxNodes = 50_000_000
+  /// The most time-steps of one compact recurrent instance.
+  public static let maxSteps = 1_000_000
+
+  /// Parses `.dg` text. `file` names the source in diagnostics.
+  public static func parse(_ bytes: [UInt8], file: String) throws(Diagnostic) -> Module {
+    var parser = DGParser(bytes: bytes, file: file)
+    do {
+      return try parser.parseModule()
+    } catch var diagnostic {
+      if diagnostic.file.isEmpty { diagnostic.file = file }
+      diagnostic.sourceLine = sourceLineText(bytes, line: diagnostic.location.line)
+      throw diagnostic
+    }
+  }
+
+  /// Parses `.dg` text given as a string.
+  public static func parse(_ text: String, file: String) throws(Diagnostic) -> Module {
+    try parse(Array(text.utf8), file: file)
+  }
+
+  private var cursor: Cursor
+  private let file: String
+  private var module = Module()
+  private var typeIndex: [String: Int] = [:]
+  private var weightIDs: Set<String> = []
+  private var instanceNames: Set<String> = []
+
+  private init(bytes: [UInt8], file: String) {
+    self.cursor = Cursor(bytes: bytes)
+    self.file = file
+    module.tracksLocations = true
+  }
+
+  private func error(_ message: String, at location: SourceLocation) -> Diagnostic {
+    Diagnostic(file: file, location: location, message: message)
+  }
+
+  private func error(_ message: String) -> Diagnostic {
+    error(message, at: cursor.location)
+  }
+
+  // MARK: File
+
+  private mutating func parseModule() throws(Diagnostic) -> Module {
+    if let bad = cursor.firstInvalidUTF8() {
+      throw error(
+        "invalid UTF-8: byte 0x\(String(bad.byte, radix: 16, uppercase: true))", at: bad.location)
+    }
+    try cursor.skipTrivia()
+    if cursor.atEnd { throw error("empty file: expected the header 'dg \(Module.formatVersion)'") }
+    let headerLocation = cursor.location
+    guard try cursor.identifier() == "dg" else {
+      throw error("expected the header 'dg \(Module.formatVersion)'", at: headerLocation)
+    }
+    try cursor.skipTrivia()
+    let versionLocation = cursor.location
+    let version = try integer("format version")
+    guard version == Module.formatVersion else {
+      throw error(
+        "unsupported format version \(version); this tool reads version \(Module.formatVersion)",
+        at: versionLocation)
+    }
+    while true {
+      try cursor.skipTrivia()
+      if cursor.atEnd { break }
+      let location = cursor.location
+      guard cursor.peekIsIdentifierStart else {
+        throw error("expected 'type', 'instance' or 'schedule', found \(cursor.describeNext())")
+      }
+      let keyword = try cursor.identifier()
+      switch keyword {
+      case "type": try parseTypeDeclaration(at: location)
+      case "instance": try parseInstance(at: location)
+      case "schedule": try parseSchedule(at: location)
+      default:
+        throw error("expected 'type', 'instance' or 'schedule', found '\(keyword)'", at: location)
+      }
+    }
+    return module
+  }
+
+  // MARK: Op types
+
+  /// `type NAME = KIND(T, T...) -> T [weights(ID: T, …)] [recurrent] [unbatched]`
+  private mutating func parseTypeDeclaration(at location: SourceLocation) throws(Diagnostic) {
+    if module.schedule != nil {
+      throw error("op types must be declared before the schedule", at: location)
+    }
+    try cursor.skipTrivia()
+    let nameLocation = cursor.location
+    let name = try identifier("an op type name")
+    if typeIndex[name] != nil { throw error("redefinition of op type '\(name)'", at: nameLocation) }
+    try expect("=")
+    let kind = try identifier("an op kind")
+    try expect("(")
+    var operandTypes: [TensorType] = []
+    var variadic = false
+    try cursor.skipTrivia()
+    if !cursor.consume(")") {
+      while true {
+        operandTypes.append(try tensorType())
+        try cursor.skipTrivia()
+        if cursor.consume("...") {
+          variadic = true
+          try expect(")")
+          break
+        }
+        if cursor.consume(")") { break }
+        try expect(",", orClose: ")")
+      }
+    }
+    try expect("->")
+    let result = try tensorType()
+    var weights: [Weight] = []
+    var recurrent = false
+    var unbatched = false
+    while true {
+      try cursor.skipTrivia()
+      guard cursor.peekIsIdentifierStart else { break }
+      let attributeLocation = cursor.location
+      let attribute = cursor.peekIdentifier()
+      guard attribute == "weights" || attribute == "recurrent" || attribute == "unbatched" else {
+        break
+      }
+      _ = try cursor.identifier()
+      switch attribute {
+      case "weights":
+        if !weights.isEmpty { throw error("duplicate 'weights' attribute", at: attributeLocation) }
+        try expect("(")
+        repeat {
+          try cursor.skipTrivia()
+          let idLocation = cursor.location
+          let id = try identifier("a weight id")
+          if weightIDs.contains(id) {
+            throw error("redefinition of weight '\(id)'", at: idLocation)
+          }
+          weightIDs.insert(id)
+          try expect(":")
+          weights.append(Weight(id: id, type: try tensorType()))
+          try cursor.skipTrivia()
+        } while cursor.consume(",")
+        try expect(")")
+      case "recurrent": recurrent = true
+      default: unbatched = true
+      }
+    }
+    if variadic && operandTypes.isEmpty {
+      throw error("a variadic op type needs an operand type", at: nameLocation)
+    }
+    typeIndex[name] = module.opTypes.count
+    module.addOpType(
+      OpType(
+        name: name, kind: kind, operands: operandTypes, variadic: variadic, result: result,
+        weights: weights, recurrent: recurrent, unbatched: unbatched, location: nameLocation))
+  }
+
+  /// `ELEM[D1xD2x…]`, e.g. `f32[64]`, `f32[512x192]`, `f32[]`.
+  private mutating func tensorType() throws(Diagnostic) -> TensorType {
+    try cursor.skipTrivia()
+    let location = cursor.location
+    guard cursor.peekIsIdentifierStart else {
+      throw error("expected a tensor type such as f32[64], found \(cursor.describeNext())")
+    }
+    let elementName = cursor.scanWord()
+    guard let element = ElementType(rawValue: elementName) else {
+      throw error(
+        "unknown element type '\(elementName)' (expected one of \(ElementType.allCases.map(\.rawValue).joined(separator: ", ")))",
+        at: location)
+    }
+    guard cursor.consume("[") else {
+      throw error("expected '[' after element type '\(elementName)'")
+    }
+    var dimensions: [Int] = []
+    var elements = 1
+    if !cursor.consume("]") {
+      while true {
+        let dimensionLocation = cursor.location
+        let dimension = try integer("a dimension")
+        if dimension == 0 { throw error("a dimension must be positive", at: dimensionLocation) }
+        let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
+        if overflow || product > 1 << 40 {
+          throw error("tensor type is too large", at: dimensionLocation)
+        }
+        elements = product
+        dimensions.append(dimension)
+        if cursor.consume("]") { break }
+        guard cursor.consume("x") else {
+          throw error("expected 'x' or ']' in tensor type, found \(cursor.describeNext())")
+        }
+      }
+    }
+    return TensorType(element, dimensions)
+  }
+
+  // MARK: Instances
+
+  /// `instance NAME [arrival=SECONDS] { NODE* }` or `{ rnn(L1, L2, …) steps=T }`.
+  private mutating func parseInstance(at location: SourceLocation) throws(Diagnostic) {
+    if module.schedule != nil {
+      throw error("instances must come before the schedule", at: location)
+    }
+    try cursor.skipTrivia()
+    let nameLocation = cursor.location
+    let name = try identifier("an instance name")
+    if instanceNames.contains(name) {
+      throw error("redefinition of instance '\(name)'", at: nameLocation)
+    }
+    instanceNames.insert(name)
+    var arrival: Double?
+    try cursor.skipTrivia()
+    if cursor.peekIdentifier() == "arrival" {
+      _ = try cursor.identifier()
+      try expect("=")
+      try cursor.skipTrivia()
+      let arrivalLocation = cursor.location
+      guard let value = cursor.scanDecimal(), value.isFinite, value >= 0 else {
+        throw error("expected a non-negative arrival time in seconds", at: arrivalLocation)
+      }
+      arrival = value
+    }
+    try expect("{")
+    try cursor.skipTrivia()
+    if cursor.peekIdentifier() == "rnn" {
+      try parseRecurrence(name: name, arrival: arrival, location: nameLocation)
+    } else {
+      module.beginInstance(name: name, arrival: arrival, location: nameLocation)
+      try parseNodes()
+    }
+    try expect("}", context: "to close instance '\(name)'")
+  }
+
+  /// `rnn(L1, L2, …) steps=T`
+  private mutating func parseRecurrence(name: String, arrival: Double?, location: SourceLocation)
+    throws(Diagnostic)
+  {
+    _ = try cursor.identifier()
+    try expect("(")
+    var layers: [Int] = []
+    repeat {
+      try cursor.skipTrivia()
+      let layerLocation = cursor.location
+      let layerName = try identifier("an op type name")
+      guard let layer = typeIndex[layerName] else {
+        throw error("unknown op type '\(layerName)'", at: layerLocation)
+      }
+      layers.append(layer)
+      try cursor.skipTrivia()
+    } while cursor.consume(",")
+    try expect(")")
+    try cursor.skipTrivia()
+    guard try identifier("'steps'") == "steps" else {
+      throw error("expected 'steps=' after rnn(…)", at: cursor.location)
+    }
+    try expect("=")
+    try cursor.skipTrivia()
+    let stepsLocation = cursor.location
+    let steps = try integer("a step count")
+    if steps < 1 || steps > DGParser.maxSteps {
+      throw error("step count must be between 1 and \(DGParser.maxSteps)", at: stepsLocation)
+    }
+    if module.nodeCount + steps * layers.count > DGParser.maxNodes {
+      throw error("too many nodes: this tool reads at most \(DGParser.maxNodes)", at: stepsLocation)
+    }
+    module.addRecurrentInstance(
+      name: name, arrival: arrival, recurrence: Recurrence(layers: layers, steps: steps),
+      location: location)
+  }
+
+  /// `%name = TYPE(%a, _, …)` lines until `}`. Operands may name nodes defined later in the
+  /// same instance; they are resolved when the instance closes.
+  private mutating func parseNodes() throws(Diagnostic) {
+    var names: [String: Int32] = [:]
+    var pending: [(slot: Int, name: String, location: SourceLocation)] = []
+    var operandBuffer: [Int32] = []
+    while true {
+      try cursor.skipTrivia()
+      guard cursor.peek == UInt8(ascii: "%") else { break }
+      let location = cursor.location
+      let name = try nodeName()
+      if names[name] != nil {
+        throw error("redefinition of '%\(name)' in this instance", at: location)
+      }
+      try expect("=")
+      try cursor.skipTrivia()
+      let typeLocation = cursor.location
+      let typeName = try identifier("an op type name")
+      guard let type = typeIndex[typeName] else {
+        throw error("unknown op type '\(typeName)'", at: typeLocation)
+      }
+      try expect("(")
+      operandBuffer.removeAll(keepingCapacity: true)
+      try cursor.skipTrivia()
+      if !cursor.consume(")") {
+        while true {
+          try cursor.skipTrivia()
+          let operandLocation = cursor.location
+          if cursor.consume("_") {
+            operandBuffer.append(Module.external)
+          } else if cursor.peek == UInt8(ascii: "%") {
+            let operand = try nodeName()
+            if let id = names[operand] {
+              operandBuffer.append(id)
+            } else {
+              pending.append(
+                (module.operands.count + operandBuffer.count, operand, operandLocation))
+              operandBuffer.append(Module.external)
+            }
+          } else {
+            throw error("expected an operand ('%name' or '_'), found \(cursor.describeNext())")
+          }
+          try cursor.skipTrivia()
+          if cursor.consume(")") { break }
+          try expect(",", orClose: ")")
+        }
+      }
+      if module.nodeCount >= DGParser.maxNodes {
+        throw error("too many nodes: this tool reads at most \(DGParser.maxNodes)", at: location)
+      }
+      let id = module.addNode(type: type, operands: operandBuffer, name: name, location: location)
+      names[name] = Int32(id)
+    }
+    for use in pending {
+      guard let id = names[use.name] else {
+        throw error("use of undefined value '%\(use.name)'", at: use.location)
+      }
+      module.operands[use.slot] = id
+    }
+  }
+
+  // MARK: Pass results
+
+  /// `schedule [policy=NAME] { batch TYPE ID* … }`
+  private mutating func parseSchedule(at location: SourceLocation) throws(Diagnostic) {
+    if module.schedule != nil { throw error("duplicate schedule section", at: location) }
+    try cursor.skipTrivia()
+    var policy = ""
+    if cursor.peekIdentifier() == "policy" {
+      _ = try cursor.identifier()
+      try expect("=")
+      policy = try identifier("a policy name")
+    }
+    var schedule = Schedule(policy: policy, location: location)
+    try expect("{")
+    while true {
+      try cursor.skipTrivia()
+      guard cursor.peekIdentifier() == "batch" else { break }
+      _ = try cursor.identifier()
+      try cursor.skipTrivia()
+      let typeLocation = cursor.location
+      let typeName = try identifier("an op type name")
+      guard let type = typeIndex[typeName] else {
+        throw error("unknown op type '\(typeName)'", at: typeLocation)
+      }
+      while true {
+        try cursor.skipTrivia()
+        guard cursor.peekIsDigit else { break }
+        let idLocation = cursor.location
+        let id = try integer("a node id")
+        guard id < module.nodeCount else {
+          throw error(
+            "node id \(id) is out of range (the module has \(module.nodeCount) nodes)",
+            at: idLocation)
+        }
+        schedule.nodes.append(Int32(id))
+      }
+      schedule.batchStart.append(Int32(schedule.nodes.count))
+      schedule.batchType.append(Int32(type))
+    }
+    try expect("}", context: "to close the schedule")
+    module.schedule = schedule
+  }
+
+  // MARK: Tokens
+
+  private mutating func identifier(_ what: String) throws(Diagnostic) -> String {
+    try cursor.skipTrivia()
+    guard cursor.peekIsIdentifierStart else {
+      throw error("expected \(what), found \(cursor.describeNext())")
+    }
+    return try cursor.identifier()
+  }
+
+  private mutating func nodeName() throws(Diagnostic) -> String {
+    let location = cursor.location
+    _ = cursor.consume("%")
+    let name = cursor.scanWord()
+    if name.isEmpty { throw error("expected a name after '%'", at: location) }
+    return name
+  }
+
+  private mutating func integer(_ what: String) throws(Diagnostic) -> Int {
+    try cursor.skipTrivia()
+    guard cursor.peekIsDigit else {
+      throw error("expected \(what), found \(cursor.describeNext())")
+    }
+    let location = cursor.location
+    guard let value = cursor.scanInteger() else {
+      throw error("integer literal is too large", at: location)
+    }
+    return value
+  }
+
+  private mutating func expect(_ token: StaticString, context: String = "") throws(Diagnostic) {
+    try cursor.skipTrivia()
+    guard cursor.consume(token) else {
+      let suffix = context.isEmpty ? "" : " \(context)"
+      throw error("expected '\(token)'\(suffix), found \(cursor.describeNext())")
+    }
+  }
+
+  private mutating func expect(_ token: StaticString, orClose close: StaticString)
+    throws(Diagnostic)
+  {
+    guard cursor.consume(token) else {
+      throw error("expected '\(token)' or '\(close)', found \(cursor.describeNext())")
+    }
+  }
+}

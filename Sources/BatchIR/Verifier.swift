@@ -1,0 +1,227 @@
+/// Checks that a module is well formed: op types are consistent, every node has the arity and
+/// operand shapes its type asks for, operands stay inside their instance, the graph is acyclic,
+/// and pass results (the schedule) agree with the graph. Runs in O(nodes + operands).
+public struct Verifier {
+  private let module: Module
+  private let file: String
+
+  /// Verifies `module`; `file` names it in diagnostics. Throws the first problem found.
+  public static func verify(_ module: Module, file: String) throws(Diagnostic) {
+    let verifier = Verifier(module: module, file: file)
+    try verifier.verifyOpTypes()
+    try verifier.verifyNodes()
+    try verifier.verifyAcyclic()
+    if let schedule = module.schedule { try verifier.verifySchedule(schedule) }
+  }
+
+  private func error(_ message: String, at location: SourceLocation) -> Diagnostic {
+    Diagnostic(file: file, location: location, message: message)
+  }
+
+  private func location(ofNode n: Int, instance: Instance? = nil) -> SourceLocation {
+    if n < module.nodeLocation.count { return module.nodeLocation[n] }
+    return instance?.location ?? .unknown
+  }
+
+  /// `'%name' in instance 'i'`, or `step t of layer l of instance 'i'` for compact instances.
+  private func describe(node n: Int, in instance: Instance) -> String {
+    if let recurrence = instance.recurrence {
+      let offset = n - instance.nodes.lowerBound
+      let layers = recurrence.layers.count
+      return
+        "step \(offset / layers) of layer \(offset % layers + 1) of instance '\(instance.name)'"
+    }
+    return "'%\(module.nodeName[n])' in instance '\(instance.name)'"
+  }
+
+  private func verifyOpTypes() throws(Diagnostic) {
+    var names: Set<String> = []
+    var weights: Set<String> = []
+    for type in module.opTypes {
+      if !names.insert(type.name).inserted {
+        throw error("redefinition of op type '\(type.name)'", at: type.location)
+      }
+      for weight in type.weights where !weights.insert(weight.id).inserted {
+        throw error("redefinition of weight '\(weight.id)'", at: type.location)
+      }
+      if type.variadic && type.operands.isEmpty {
+        throw error("variadic op type '\(type.name)' needs an operand type", at: type.location)
+      }
+      if type.recurrent {
+        guard let state = type.operands.last, state == type.result, !type.variadic else {
+          throw error(
+            "recurrent op type '\(type.name)' must take its state as the last operand, of the result type \(type.result)",
+            at: type.location)
+        }
+      }
+    }
+  }
+
+  private func verifyNodes() throws(Diagnostic) {
+    guard module.nodeType.count == module.nodeName.count,
+      module.operandStart.count == module.nodeCount + 1
+    else {
+      throw error("internal: node arrays have different lengths", at: .unknown)
+    }
+    // Intern tensor types so shape checks compare integers.
+    var typeIDs: [TensorType: Int32] = [:]
+    func intern(_ t: TensorType) -> Int32 {
+      if let id = typeIDs[t] { return id }
+      let id = Int32(typeIDs.count)
+      typeIDs[t] = id
+      return id
+    }
+    let resultID = module.opTypes.map { intern($0.result) }
+    let operandIDs = module.opTypes.map { $0.operands.map(intern) }
+    var expectedStart = 0
+    for instance in module.instances {
+      guard instance.nodes.lowerBound == expectedStart,
+        instance.nodes.upperBound <= module.nodeCount
+      else {
+        throw error(
+          "internal: instance '\(instance.name)' has a bad node range", at: instance.location)
+      }
+      expectedStart = instance.nodes.upperBound
+      if let recurrence = instance.recurrence { try verifyRecurrence(recurrence, of: instance) }
+      for n in instance.nodes {
+        let typeIndex = module.type(of: n)
+        guard typeIndex >= 0, typeIndex < module.opTypes.count else {
+          throw error(
+            "internal: node \(n) has no op type", at: location(ofNode: n, instance: instance))
+        }
+        let type = module.opTypes[typeIndex]
+        let nodeOperands = module.operands(of: n)
+        if !type.accepts(operandCount: nodeOperands.count) {
+          let expected =
+            type.variadic ? "at least \(type.operands.count - 1)" : "\(type.operands.count)"
+          throw error(
+            "\(describe(node: n, in: instance)) has \(nodeOperands.count) operand\(nodeOperands.count == 1 ? "" : "s"), but op type '\(type.name)' takes \(expected)",
+            at: location(ofNode: n, instance: instance))
+        }
+        if instance.recurrence == nil && module.nodeName[n].isEmpty {
+          throw error(
+            "internal: node \(n) has no name", at: location(ofNode: n, instance: instance))
+        }
+        let slots = operandIDs[typeIndex]
+        for (slot, operand) in nodeOperands.enumerated() where operand != Module.external {
+          let o = Int(operand)
+          guard instance.nodes.contains(o) else {
+            throw error(
+              "operand \(slot + 1) of \(describe(node: n, in: instance)) is outside its instance",
+              at: location(ofNode: n, instance: instance))
+          }
+          let expected = slot < slots.count ? slots[slot] : slots[slots.count - 1]
+          if resultID[module.type(of: o)] != expected {
+            throw error(
+              "operand \(slot + 1) of \(describe(node: n, in: instance)) has type \(module.opTypes[module.type(of: o)].result), but '\(type.name)' expects \(type.operandType(at: slot))",
+              at: location(ofNode: n, instance: instance))
+          }
+        }
+      }
+    }
+    guard expectedStart == module.nodeCount else {
+      throw error(
+        "internal: \(module.nodeCount - expectedStart) nodes belong to no instance", at: .unknown)
+    }
+  }
+
+  private func verifyRecurrence(_ recurrence: Recurrence, of instance: Instance) throws(Diagnostic)
+  {
+    var previous: OpType?
+    for layer in recurrence.layers {
+      let type = module.opTypes[layer]
+      guard type.recurrent, type.operands.count == 2 else {
+        throw error(
+          "rnn layer '\(type.name)' of instance '\(instance.name)' must be a recurrent op type with two operands (input, state)",
+          at: instance.location)
+      }
+      if let previous, previous.result != type.operands[0] {
+        throw error(
+          "rnn layer '\(type.name)' of instance '\(instance.name)' takes \(type.operands[0]), but the layer below produces \(previous.result)",
+          at: instance.location)
+      }
+      previous = type
+    }
+  }
+
+  /// Kahn's algorithm; on failure names a node that lies on a cycle.
+  private func verifyAcyclic() throws(Diagnostic) {
+    let (userStart, users) = module.users()
+    var pending = [Int32](repeating: 0, count: module.nodeCount)
+    var ready: [Int32] = []
+    for n in 0..<module.nodeCount {
+      pending[n] = Int32(module.operands(of: n).lazy.filter { $0 != Module.external }.count)
+      if pending[n] == 0 { ready.append(Int32(n)) }
+    }
+    var done = 0
+    while let n = ready.popLast() {
+      done += 1
+      for user in users[Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1])] {
+        pending[Int(user)] -= 1
+        if pending[Int(user)] == 0 { ready.append(user) }
+      }
+    }
+    guard done < module.nodeCount else { return }
+    // Every node left has an unfinished operand; walking unfinished operands must revisit a node.
+    guard var n = pending.firstIndex(where: { $0 > 0 }) else { return }
+    var seen = Set<Int>()
+    while seen.insert(n).inserted {
+      guard
+        let next = module.operands(of: n).first(where: {
+          $0 != Module.external && pending[Int($0)] > 0
+        })
+      else { break }
+      n = Int(next)
+    }
+    let instance = module.instances.first { $0.nodes.contains(n) }
+    let name = instance.map { describe(node: n, in: $0) } ?? "node \(n)"
+    throw error(
+      "the graph has a cycle through \(name)", at: location(ofNode: n, instance: instance))
+  }
+
+  /// Every node runs exactly once, in a batch of its own type, after the batches of its operands.
+  private func verifySchedule(_ schedule: Schedule) throws(Diagnostic) {
+    let at = schedule.location
+    guard schedule.batchStart.count == schedule.batchCount + 1, schedule.batchStart.first == 0,
+      schedule.batchStart.last.map(Int.init) == schedule.nodes.count
+    else {
+      throw error("internal: schedule arrays are inconsistent", at: at)
+    }
+    var batchOf = [Int32](repeating: -1, count: module.nodeCount)
+    for b in 0..<schedule.batchCount {
+      let batch = schedule.batch(b)
+      let type = Int(schedule.batchType[b])
+      if batch.isEmpty { throw error("schedule: batch \(b) is empty", at: at) }
+      if module.opTypes[type].unbatched && batch.count > 1 {
+        throw error(
+          "schedule: batch \(b) has \(batch.count) nodes of unbatched op type '\(module.opTypes[type].name)'",
+          at: at)
+      }
+      for n in batch {
+        let node = Int(n)
+        guard node >= 0, node < module.nodeCount else {
+          throw error("schedule: batch \(b) names node \(n), which does not exist", at: at)
+        }
+        if batchOf[node] >= 0 {
+          throw error("schedule: node \(n) runs twice (batches \(batchOf[node]) and \(b))", at: at)
+        }
+        if module.type(of: node) != type {
+          throw error(
+            "schedule: node \(n) of op type '\(module.opTypes[module.type(of: node)].name)' is in batch \(b) of type '\(module.opTypes[type].name)'",
+            at: at)
+        }
+        batchOf[node] = Int32(b)
+      }
+    }
+    for n in 0..<module.nodeCount {
+      guard batchOf[n] >= 0 else { throw error("schedule: node \(n) never runs", at: at) }
+      for operand in module.operands(of: n) where operand != Module.external {
+        if batchOf[Int(operand)] >= batchOf[n] {
+          throw error(
+            "schedule: node \(n) runs in batch \(batchOf[n]) but its operand \(operand) runs in batch \(batchOf[Int(operand)])",
+            at: at)
+        }
+      }
+    }
+  }
+}

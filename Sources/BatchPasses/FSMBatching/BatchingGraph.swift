@@ -1,0 +1,165 @@
+import BatchIR
+
+/// The facts about a module's graph that every batching policy reads, computed once:
+/// users, a topological order, depths, the lower bound, and the same-type ancestry that
+/// defines each type's frontier.
+public struct BatchingGraph: Sendable {
+  public let nodeCount: Int
+  public let typeCount: Int
+  public let nodeType: [Int32]
+  /// Per op type: nodes of this type never share a batch.
+  public let unbatched: [Bool]
+  /// Users of node n: `users[userStart[n] ..< userStart[n+1]]`.
+  let userStart: [Int32]
+  let users: [Int32]
+  /// Number of node operands (not external) of each node.
+  let operandCount: [Int32]
+  /// Longest path (in edges) from a node without node operands, as DyNet computes it.
+  public let depth: [Int32]
+  /// For a node n of type t: how many of its nearest t-ancestors exist (its "blockers").
+  let sameTypeBlockers: [Int32]
+  /// For a node a of type t: the t-nodes that have a among their nearest t-ancestors.
+  let sameTypeDependentStart: [Int32]
+  let sameTypeDependents: [Int32]
+  /// Average depth of each type's nodes (DyNet computes it in single precision).
+  public let averageDepth: [Float]
+  /// Op type names, for policies that key on names (the FSM table).
+  public let typeNames: [String]
+
+  public init(_ module: Module) {
+    nodeCount = module.nodeCount
+    typeCount = module.opTypes.count
+    nodeType = module.nodeType
+    unbatched = module.opTypes.map(\.unbatched)
+    typeNames = module.opTypes.map(\.name)
+    (userStart, users) = module.users()
+    var operandCount = [Int32](repeating: 0, count: nodeCount)
+    for n in 0..<nodeCount {
+      operandCount[n] = Int32(module.operands(of: n).lazy.filter { $0 != Module.external }.count)
+    }
+    self.operandCount = operandCount
+    let order = BatchingGraph.topologicalOrder(
+      operandCount: operandCount, userStart: userStart, users: users)
+
+    var depth = [Int32](repeating: 0, count: nodeCount)
+    for n in order {
+      var d: Int32 = 0
+      for o in module.operands(of: Int(n)) where o != Module.external {
+        d = max(d, depth[Int(o)] + 1)
+      }
+      depth[Int(n)] = d
+    }
+    self.depth = depth
+    var depthSum = [Float](repeating: 0, count: typeCount)
+    var typeSize = [Float](repeating: 0, count: typeCount)
+    for n in 0..<nodeCount {
+      depthSum[Int(nodeType[n])] += Float(depth[n])
+      typeSize[Int(nodeType[n])] += 1
+    }
+    averageDepth = (0..<typeCount).map { typeSize[$0] > 0 ? depthSum[$0] / typeSize[$0] : 0 }
+
+    (sameTypeBlockers, sameTypeDependentStart, sameTypeDependents) = BatchingGraph.sameTypeAncestry(
+      module, order: order, unbatched: unbatched)
+  }
+
+  /// Kahn's algorithm; the module is verified, so every node is reached.
+  static func topologicalOrder(operandCount: [Int32], userStart: [Int32], users: [Int32]) -> [Int32]
+  {
+    var pending = operandCount
+    var order: [Int32] = []
+    order.reserveCapacity(pending.count)
+    for n in 0..<pending.count where pending[n] == 0 { order.append(Int32(n)) }
+    var head = 0
+    while head < order.count {
+      let n = Int(order[head])
+      head += 1
+      for u in users[Int(userStart[n])..<Int(userStart[n + 1])] {
+        pending[Int(u)] -= 1
+        if pending[Int(u)] == 0 { order.append(u) }
+      }
+    }
+    return order
+  }
+
+  /// For every batchable node n of type t, finds its nearest t-ancestors: walk up from n through
+  /// nodes of other types and stop at t-nodes. A bitmask of the types above each node prunes
+  /// the walk wherever no t-node lies above.
+  static func sameTypeAncestry(_ module: Module, order: [Int32], unbatched: [Bool])
+    -> (blockers: [Int32], start: [Int32], dependents: [Int32])
+  {
+    let nodeCount = module.nodeCount
+    // Bit t (t < 64) set when a t-node lies strictly above; bit 63 also stands for every type ≥ 63.
+    var above = [UInt64](repeating: 0, count: nodeCount)
+    func bit(_ type: Int32) -> UInt64 { 1 << UInt64(min(Int(type), 63)) }
+    for n in order {
+      var mask: UInt64 = 0
+      for o in module.operands(of: Int(n)) where o != Module.external {
+        mask |= above[Int(o)] | bit(module.nodeType[Int(o)])
+      }
+      above[Int(n)] = mask
+    }
+    var blockers = [Int32](repeating: 0, count: nodeCount)
+    var pairs: [(ancestor: Int32, node: Int32)] = []
+    var stamp = [Int32](repeating: -1, count: nodeCount)
+    var stack: [Int32] = []
+    for n in 0..<nodeCount {
+      let t = module.nodeType[n]
+      if unbatched[Int(t)] || above[n] & bit(t) == 0 { continue }
+      stack.removeAll(keepingCapacity: true)
+      for o in module.operands(of: n) where o != Module.external { stack.append(o) }
+      while let o = stack.popLast() {
+        let oi = Int(o)
+        if stamp[oi] == Int32(n) { continue }
+        stamp[oi] = Int32(n)
+        if module.nodeType[oi] == t {
+          blockers[n] += 1
+          pairs.append((o, Int32(n)))
+        } else if above[oi] & bit(t) != 0 {
+          for p in module.operands(of: oi) where p != Module.external { stack.append(p) }
+        }
+      }
+    }
+    var start = [Int32](repeating: 0, count: nodeCount + 1)
+    for pair in pairs { start[Int(pair.ancestor) + 1] += 1 }
+    for i in 0..<nodeCount { start[i + 1] += start[i] }
+    var fill = start
+    var dependents = [Int32](repeating: 0, count: pairs.count)
+    for pair in pairs {
+      dependents[Int(fill[Int(pair.ancestor)])] = pair.node
+      fill[Int(pair.ancestor)] += 1
+    }
+    return (blockers, start, dependents)
+  }
+
+  /// The lower bound on the number of batches: every unbatched node runs alone, and a batch
+  /// holds at most one node of any path, so each type needs at least as many batches as the
+  /// most nodes of that type on one path.
+  public func lowerBound() -> Int {
+    let order = BatchingGraph.topologicalOrder(
+      operandCount: operandCount, userStart: userStart, users: users)
+    var bound = 0
+    var count = [Int32](repeating: 0, count: nodeCount)
+    var present = [Bool](repeating: false, count: typeCount)
+    for n in 0..<nodeCount { present[Int(nodeType[n])] = true }
+    for t in 0..<typeCount where present[t] {
+      if unbatched[t] {
+        bound += nodeType.lazy.filter { $0 == Int32(t) }.count
+        continue
+      }
+      // count[n] = most t-nodes on a path ending at n; push forward along users.
+      for i in 0..<nodeCount { count[i] = 0 }
+      var best: Int32 = 0
+      for n in order {
+        let ni = Int(n)
+        if nodeType[ni] == Int32(t) { count[ni] += 1 }
+        best = max(best, count[ni])
+        for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] where count[Int(u)] < count[ni]
+        {
+          count[Int(u)] = count[ni]
+        }
+      }
+      bound += Int(best)
+    }
+    return bound
+  }
+}

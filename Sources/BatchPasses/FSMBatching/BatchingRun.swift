@@ -1,0 +1,127 @@
+import BatchIR
+
+/// The state of one run of the batching machine over a `BatchingGraph`: which nodes are ready
+/// per type, each type's frontier size, and the batches chosen so far.
+///
+/// Unbatched nodes are run alone, first-ready first, before any decision is asked for; a
+/// decision picks one batchable type with ready nodes and runs all of them as one batch.
+public struct BatchingRun {
+  public let graph: BatchingGraph
+  private var pending: [Int32]
+  private var blockers: [Int32]
+  /// Ready nodes of each type, in the order they became ready.
+  public private(set) var ready: [[Int32]]
+  /// Unexecuted t-nodes with no unexecuted t-ancestor, per type t.
+  public private(set) var frontierCount: [Int32]
+  /// Ready unbatched nodes, first-ready first.
+  private var readyUnbatched: [Int32] = []
+  private var readyUnbatchedHead = 0
+  /// Batchable types that have ready nodes, as a list kept in ascending order.
+  public private(set) var readyTypes: [Int32] = []
+  /// Unexecuted nodes of each type (for the dynamic agenda).
+  public private(set) var remaining: [Int32]
+  /// Sum of the depths of the unexecuted nodes of each type.
+  public private(set) var remainingDepth: [Int64]
+  public private(set) var executed = 0
+  /// Bit n set once node n has run.
+  public private(set) var executedBits: [UInt64]
+  public private(set) var batchCount = 0
+  /// When recording, the schedule being built.
+  public private(set) var schedule: Schedule?
+
+  public init(graph: BatchingGraph, recordSchedule: Bool, policyName: String = "") {
+    self.graph = graph
+    pending = graph.operandCount
+    blockers = graph.sameTypeBlockers
+    ready = Array(repeating: [], count: graph.typeCount)
+    frontierCount = Array(repeating: 0, count: graph.typeCount)
+    remaining = Array(repeating: 0, count: graph.typeCount)
+    remainingDepth = Array(repeating: 0, count: graph.typeCount)
+    schedule = recordSchedule ? Schedule(policy: policyName) : nil
+    executedBits = Array(repeating: 0, count: (graph.nodeCount + 63) / 64)
+    for n in 0..<graph.nodeCount {
+      let t = Int(graph.nodeType[n])
+      remaining[t] += 1
+      remainingDepth[t] += Int64(graph.depth[n])
+      if blockers[n] == 0 { frontierCount[t] += 1 }
+      if pending[n] == 0 { makeReady(Int32(n)) }
+    }
+  }
+
+  public var isFinished: Bool { executed == graph.nodeCount }
+
+  private mutating func makeReady(_ n: Int32) {
+    let t = Int(graph.nodeType[Int(n)])
+    if graph.unbatched[t] {
+      readyUnbatched.append(n)
+      return
+    }
+    if ready[t].isEmpty { insertReadyType(Int32(t)) }
+    ready[t].append(n)
+  }
+
+  private mutating func insertReadyType(_ t: Int32) {
+    var i = readyTypes.count
+    readyTypes.append(t)
+    while i > 0, readyTypes[i - 1] > t {
+      readyTypes[i] = readyTypes[i - 1]
+      i -= 1
+    }
+    readyTypes[i] = t
+  }
+
+  /// Runs every ready unbatched node, one batch each, until a batchable decision is needed
+  /// or the run is finished. Returns how many batches it ran.
+  @discardableResult
+  public mutating func runUnbatched() -> Int {
+    var count = 0
+    while readyUnbatchedHead < readyUnbatched.count {
+      let n = readyUnbatched[readyUnbatchedHead]
+      readyUnbatchedHead += 1
+      schedule?.append(type: Int(graph.nodeType[Int(n)]), nodes: CollectionOfOne(n))
+      batchCount += 1
+      count += 1
+      execute(n)
+    }
+    return count
+  }
+
+  /// Runs all ready nodes of batchable type `t` as one batch. Returns the batch size.
+  @discardableResult
+  public mutating func runBatch(type t: Int) -> Int {
+    let batch = ready[t]
+    precondition(!batch.isEmpty, "no ready nodes of the chosen type")
+    ready[t] = []
+    if let index = readyTypes.firstIndex(of: Int32(t)) { readyTypes.remove(at: index) }
+    schedule?.append(type: t, nodes: batch)
+    batchCount += 1
+    for n in batch { execute(n) }
+    return batch.count
+  }
+
+  private mutating func execute(_ n: Int32) {
+    let ni = Int(n)
+    let t = Int(graph.nodeType[ni])
+    executed += 1
+    executedBits[ni >> 6] |= 1 << UInt64(ni & 63)
+    remaining[t] -= 1
+    remainingDepth[t] -= Int64(graph.depth[ni])
+    frontierCount[t] -= 1
+    for i in Int(graph.sameTypeDependentStart[ni])..<Int(graph.sameTypeDependentStart[ni + 1]) {
+      let d = Int(graph.sameTypeDependents[i])
+      blockers[d] -= 1
+      if blockers[d] == 0 { frontierCount[t] += 1 }
+    }
+    for i in Int(graph.userStart[ni])..<Int(graph.userStart[ni + 1]) {
+      let u = graph.users[i]
+      pending[Int(u)] -= 1
+      if pending[Int(u)] == 0 { makeReady(u) }
+    }
+  }
+
+  /// ED-Batch's reward for running type t now: −1 + |ready_t| / |frontier_t|, which is 0
+  /// exactly when the batch takes every node that could go in it.
+  public func reward(type t: Int) -> Double {
+    -1 + Double(ready[t].count) / Double(max(frontierCount[t], 1))
+  }
+}

@@ -1,0 +1,129 @@
+import BatchIR
+
+/// `fsm-batch`: decides which nodes run together. Writes the module's schedule.
+///
+/// Policies: `fsm` (ED-Batch's learned finite-state machine, the default), `agenda` (DyNet),
+/// `agenda-dynamic` (ED-Batch's variant), `depth` (TF-Fold/DyNet), `typewise` (greedy on the
+/// reward), `exact` (A* optimum for small graphs).
+public struct FSMBatchingPass: Pass {
+  public static let name = "fsm-batch"
+  public static let summary =
+    "batch nodes of one op type together (ED-Batch FSM, DyNet agenda/depth, exact)"
+  public static let optionSummary = [
+    "policy=fsm|agenda|agenda-dynamic|depth|typewise|exact: how to choose the next batch (fsm)",
+    "encoding=base|sort|max: FSM state encoding (max)",
+    "load=FILE: apply a trained FSM policy instead of training on the input",
+    "episodes=N: training episodes (1000)",
+    "n-step=N: n-step return length (10)",
+    "gamma=X: discount (1.0)",
+    "alpha=X: learning rate (0.4)",
+    "epsilon=X: initial exploration rate (0.5)",
+    "epsilon-decay=X: exploration decay per episode (0.9)",
+    "epsilon-min=X: exploration floor (0.05)",
+    "eval-every=N: greedy evaluation period in episodes (50)",
+    "stop-ratio=X: stop when a greedy run is within X times the lower bound (1.01)",
+    "seed=N: random seed for training (1)",
+    "refine=N: most evaluations of the FSM refinement after Q-learning, 0 for none (2000)",
+    "max-states=N: search limit of policy=exact (1000000)",
+  ]
+  public static let requires: [ModulePart] = []
+  public static let produces: [ModulePart] = [.schedule]
+
+  public enum Policy: String, CaseIterable, Sendable {
+    case fsm, agenda, agendaDynamic = "agenda-dynamic", depth, typewise, exact
+  }
+
+  public var policy: Policy
+  public var training: QLearningOptions
+  public var encoding: StateEncoding
+  public var loadPath: String?
+  public var maxStates: Int
+
+  public init(options: inout PassOptions) throws(Diagnostic) {
+    let policyName = try options.choice(
+      "policy", Policy.allCases.map(\.rawValue), default: Policy.fsm.rawValue)
+    policy = Policy(rawValue: policyName) ?? .fsm
+    encoding =
+      StateEncoding(
+        rawValue: try options.choice(
+          "encoding", StateEncoding.allCases.map(\.rawValue), default: StateEncoding.max.rawValue))
+      ?? .sort
+    loadPath = options.take("load")?.value
+    var training = QLearningOptions()
+    training.episodes = try options.int(
+      "episodes", default: training.episodes, range: 1...10_000_000)
+    training.nStep = try options.int("n-step", default: training.nStep, range: 1...10_000)
+    training.gamma = try options.double("gamma", default: training.gamma, range: 0...1)
+    training.alpha = try options.double("alpha", default: training.alpha, range: 0...1)
+    training.epsilon = try options.double("epsilon", default: training.epsilon, range: 0...1)
+    training.epsilonDecay = try options.double(
+      "epsilon-decay", default: training.epsilonDecay, range: 0...1)
+    training.epsilonMin = try options.double(
+      "epsilon-min", default: training.epsilonMin, range: 0...1)
+    training.evaluateEvery = try options.int(
+      "eval-every", default: training.evaluateEvery, range: 1...10_000_000)
+    training.stopRatio = try options.double(
+      "stop-ratio", default: training.stopRatio, range: 0...1000)
+    training.seed = UInt64(try options.int("seed", default: Int(training.seed), range: 0...Int.max))
+    training.refineEvaluations = try options.int(
+      "refine", default: training.refineEvaluations, range: 0...100_000_000)
+    self.training = training
+    maxStates = try options.int("max-states", default: 1_000_000, range: 1...100_000_000)
+  }
+
+  public init(
+    policy: Policy, encoding: StateEncoding = .max, training: QLearningOptions = QLearningOptions()
+  ) {
+    self.policy = policy
+    self.encoding = encoding
+    self.training = training
+    self.maxStates = 1_000_000
+  }
+
+  public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
+    let graph = BatchingGraph(module)
+    let lowerBound = graph.lowerBound()
+    var schedule: Schedule
+    var fsmStatistics = PassStatistics()
+    switch policy {
+    case .agenda:
+      var p = AgendaPolicy()
+      schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
+    case .agendaDynamic:
+      var p = DynamicAgendaPolicy()
+      schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
+    case .typewise:
+      var p = TypewisePolicy()
+      schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
+    case .depth:
+      schedule = DepthBatching.schedule(graph)
+    case .exact:
+      schedule = try ExactBatching.schedule(graph, lowerBound: lowerBound, maxStates: maxStates)
+    case .fsm:
+      let table: FSMTable
+      if let loadPath {
+        table = try FSMTable.load(path: loadPath)
+        try table.checkCompatible(with: graph, file: loadPath)
+      } else {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = FSMTrainer(graphs: [graph], encoding: encoding, options: training).train()
+        let elapsed = clock.now - start
+        table = result.table
+        fsmStatistics.set("episodes", result.episodes)
+        fsmStatistics.set("refine_evaluations", result.refineEvaluations)
+        fsmStatistics.set(
+          "train_ms",
+          (Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15)
+            .rounded())
+      }
+      var p = FSMPolicy(table: table, graph: graph)
+      schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
+      fsmStatistics.set("fallbacks", p.fallbacks)
+    }
+    statistics.set("batches", schedule.batchCount)
+    statistics.set("lower_bound", lowerBound)
+    for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }
+    module.schedule = schedule
+  }
+}

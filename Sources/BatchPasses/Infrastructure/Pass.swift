@@ -1,0 +1,62 @@
+import BatchIR
+
+/// A part of the module that a pass reads or writes.
+public enum ModulePart: String, Sendable, CaseIterable {
+  case schedule
+}
+
+extension Module {
+  /// The parts this module already carries (read from the file or written by earlier passes).
+  public var presentParts: Set<ModulePart> {
+    var parts: Set<ModulePart> = []
+    if schedule != nil { parts.insert(.schedule) }
+    return parts
+  }
+}
+
+/// A transformation or analysis of the module, run by the `PassManager`.
+///
+/// A pass is built from its pipeline options (`fsm-batch{policy=agenda}`), reads the parts it
+/// `requires`, writes the parts it `produces`, and reports statistics.
+public protocol Pass: Sendable {
+  /// The name used in pipeline text.
+  static var name: String { get }
+  /// One line for `--list-passes`.
+  static var summary: String { get }
+  /// The options it takes, `key=values: meaning`, for `--list-passes`.
+  static var optionSummary: [String] { get }
+  static var requires: [ModulePart] { get }
+  static var produces: [ModulePart] { get }
+
+  /// Reads the pass's options; unknown keys are reported by the caller.
+  init(options: inout PassOptions) throws(Diagnostic)
+
+  /// Runs the pass. Statistics go to `statistics`; problems are thrown as diagnostics.
+  func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic)
+}
+
+/// Named numbers a pass reports (`batches`, `lower_bound`, …), in the order it reports them.
+/// Names are stable: tests, benchmarks and docs/statistics.md use them.
+public struct PassStatistics: Sendable, Equatable {
+  public private(set) var entries: [(name: String, value: Double)] = []
+
+  public init() {}
+
+  public subscript(name: String) -> Double? {
+    entries.last { $0.name == name }?.value
+  }
+
+  public mutating func set(_ name: String, _ value: Double) {
+    if let index = entries.firstIndex(where: { $0.name == name }) {
+      entries[index].value = value
+    } else {
+      entries.append((name, value))
+    }
+  }
+
+  public mutating func set(_ name: String, _ value: Int) { set(name, Double(value)) }
+
+  public static func == (a: PassStatistics, b: PassStatistics) -> Bool {
+    a.entries.elementsEqual(b.entries) { $0.name == $1.name && $0.value == $1.value }
+  }
+}

@@ -1,0 +1,75 @@
+import BatchIR
+import BatchPasses
+import Foundation
+
+/// Reads, parses and verifies a `.dg` file; diagnostics carry the source line.
+func loadModule(_ path: String) throws(Diagnostic) -> Module {
+  guard let bytes = readFileBytes(path) else {
+    throw Diagnostic(file: path, location: .unknown, message: "cannot read the file")
+  }
+  let module = try DGParser.parse(bytes, file: path)
+  do {
+    try Verifier.verify(module, file: path)
+  } catch {
+    throw error.withSource(bytes)
+  }
+  return module
+}
+
+/// Writes to standard error.
+func printError(_ text: String) {
+  FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// A JSON number: integers without a fraction, others in shortest round-trip form.
+func jsonNumber(_ value: Double) -> String {
+  guard value.isFinite else { return "null" }
+  if value == value.rounded(), abs(value) < 9e15 { return String(Int(value)) }
+  return "\(value)"
+}
+
+func jsonString(_ text: String) -> String {
+  var out = "\""
+  for scalar in text.unicodeScalars {
+    switch scalar {
+    case "\"": out += "\\\""
+    case "\\": out += "\\\\"
+    case "\n": out += "\\n"
+    case "\t": out += "\\t"
+    default:
+      if scalar.value < 0x20 {
+        out += String(format: "\\u%04x", scalar.value)
+      } else {
+        out.unicodeScalars.append(scalar)
+      }
+    }
+  }
+  return out + "\""
+}
+
+/// `{"input": {...}, "<pass>": {...}, …}` with keys in pipeline order; a pass that runs twice
+/// gets `#2`, `#3` after its name.
+func statisticsJSON(input module: Module, records: [PassManager.Record]) -> String {
+  var sections: [(String, [(String, Double)])] = [
+    (
+      "input",
+      [
+        ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
+        ("op_types", Double(module.opTypes.count)),
+      ]
+    )
+  ]
+  var seen: [String: Int] = [:]
+  for record in records {
+    seen[record.name, default: 0] += 1
+    let key = seen[record.name] == 1 ? record.name : "\(record.name)#\(seen[record.name] ?? 0)"
+    sections.append((key, record.statistics.entries.map { ($0.name, $0.value) }))
+  }
+  var out = "{\n"
+  for (i, section) in sections.enumerated() {
+    out += "  \(jsonString(section.0)): {"
+    out += section.1.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }.joined(separator: ", ")
+    out += "}\(i + 1 < sections.count ? "," : "")\n"
+  }
+  return out + "}\n"
+}

@@ -1,0 +1,49 @@
+import BatchIR
+import BatchPasses
+import Foundation
+import Testing
+import Workloads
+
+func importCorpus(_ path: String) throws -> Module {
+  let bytes = [UInt8](try Data(contentsOf: corpusFile(path)))
+  return try EDBatchImporter.importGraph(bytes, file: path)
+}
+
+/// The reference counts of ../shared/corpus/README.md, reproduced by replaying each policy.
+@Suite struct CorpusBatchingTests {
+  @Test func dynetTreeLSTMMatchesDyNet() throws {
+    let module = try importCorpus("dynet-treelstm-t64-l16.txt")
+    #expect(try schedule(module, "fsm-batch{policy=agenda}").0.batchCount == 201)
+    #expect(try schedule(module, "fsm-batch{policy=depth}").0.batchCount == 191)
+    #expect(try schedule(module, "fsm-batch{policy=typewise}").1["lower_bound"] == 171)
+  }
+
+  // (file, lb, depth, agenda, agenda over remaining) from the corpus README.
+  static let reference: [(String, Int, Int, Int, Int)] = [
+    ("treenn-b64/G0", 28, 52, 52, 41), ("treenn-b64/G4", 28, 52, 52, 42),
+    ("lattice-b64/G0", 210, 586, 524, 425), ("lattice-b64/G4", 207, 614, 390, 427),
+    ("seq2seq-b64/G0", 110, 291, 124, 147), ("seq2seq-b64/G3", 158, 407, 177, 212),
+    ("bilstm-b64/G0", 324, 683, 407, 423), ("bilstm-b64/G2", 267, 559, 270, 365),
+  ]
+
+  @Test(arguments: reference.indices)
+  func heuristicsMatchTheReferenceCounts(_ i: Int) throws {
+    let (file, lb, depth, agenda, dynamic) = Self.reference[i]
+    let module = try importCorpus("edbatch/\(file).txt")
+    let (s, stats) = try schedule(module, "fsm-batch{policy=depth}")
+    #expect(s.batchCount == depth)
+    #expect(stats["lower_bound"] == Double(lb))
+    #expect(try schedule(module, "fsm-batch{policy=agenda}").0.batchCount == agenda)
+    #expect(try schedule(module, "fsm-batch{policy=agenda-dynamic}").0.batchCount == dynamic)
+  }
+
+  /// Trained on the file itself, the FSM gives at most ED-Batch's count.
+  @Test(arguments: [
+    ("treenn-b64/G0", 28), ("lattice-b64/G0", 268), ("seq2seq-b64/G0", 110), ("bilstm-b64/G0", 333),
+  ])
+  func fsmBeatsEDBatchOnG0(_ file: String, _ edBatch: Int) throws {
+    let module = try importCorpus("edbatch/\(file).txt")
+    let (s, _) = try schedule(module, "fsm-batch")
+    #expect(s.batchCount <= edBatch)
+  }
+}

@@ -1,0 +1,67 @@
+import BatchIR
+import Foundation
+import GraphvizDump
+import Testing
+import Workloads
+
+@Suite struct DumpTests {
+  func module(_ family: WorkloadFamily, instances: Int) -> Module {
+    var options = WorkloadOptions()
+    options.instances = instances
+    return WorkloadGenerator.generate(family, options: options)
+  }
+
+  @Test func inputViewHasClustersColoursAndLegend() throws {
+    let m = module(.treeLSTM, instances: 2)
+    let graph = ModuleView.graph(m, title: "tree")
+    #expect(graph.subgraphs.map(\.name) == ["cluster_0", "cluster_1"])
+    #expect(graph.nodes.first?.id == "legend")
+    #expect(graph.nodeCount == m.nodeCount + 1)
+    let dot = String(decoding: try GraphvizRenderer.dot(graph), as: UTF8.self)
+    #expect(dot.hasPrefix("digraph dataflow {"))
+    #expect(dot.contains("subgraph cluster_0"))
+    #expect(dot.contains(ModuleView.color(ofType: 1)))
+    let svg = String(decoding: try GraphvizRenderer.render(graph, format: .svg), as: UTF8.self)
+    #expect(svg.contains("<svg"))
+    #expect(svg.contains("op types"))
+  }
+
+  @Test func scheduledViewHasOneRowPerBatch() throws {
+    var m = module(.bilstmTagger, instances: 1)
+    var schedule = Schedule(policy: "test")
+    for n in 0..<m.nodeCount { schedule.append(type: m.type(of: n), nodes: [Int32(n)]) }
+    m.schedule = schedule
+    let graph = ModuleView.graph(m, title: "s")
+    #expect(graph.subgraphs.count == m.nodeCount)
+    #expect(graph.subgraphs[3].attributes.contains { $0 == ("rank", "same") })
+    #expect(
+      graph.subgraphs[3].nodes[1].attributes.contains { $0.0 == "label" && $0.1.hasSuffix("\\nb3") }
+    )
+    let png = try GraphvizRenderer.render(graph, format: .png)
+    #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+  }
+
+  @Test func bigGraphsAreCollapsedAndSaySo() throws {
+    let m = module(.rnnServing, instances: 400)
+    #expect(m.nodeCount > ModuleView.defaultNodeLimit)
+    let graph = ModuleView.graph(m, title: "big")
+    let label = graph.attributes.first { $0.0 == "label" }?.1 ?? ""
+    #expect(label.contains("collapsed: \(m.nodeCount) nodes exceed the limit"))
+    #expect(label.contains("first \(ModuleView.collapsedItemLimit) of 400 instances"))
+    #expect(graph.nodeCount <= ModuleView.collapsedItemLimit * 2 + 1)
+    let svg = try GraphvizRenderer.render(graph, format: .svg)
+    #expect(!svg.isEmpty)
+  }
+
+  /// Graphviz is not thread-safe; the renderer's lock makes concurrent use safe.
+  @Test func concurrentRenderingIsSafe() async throws {
+    let graph = ModuleView.graph(module(.treeGRU, instances: 2), title: "c")
+    let reference = try GraphvizRenderer.render(graph, format: .svg)
+    try await withThrowingTaskGroup(of: [UInt8].self) { group in
+      for _ in 0..<8 { group.addTask { try GraphvizRenderer.render(graph, format: .svg) } }
+      for try await svg in group {
+        #expect(svg.count == reference.count && svg.elementsEqual(reference))
+      }
+    }
+  }
+}
