@@ -119,7 +119,7 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Also draw the learned FSM as Graphviz DOT to this file.")
   var dot: String?
 
-  @Flag(name: .long, help: "Do not show the progress bar.")
+  @Flag(name: .shortAndLong, help: "Do not show the progress bar.")
   var quiet = false
 
   func validate() throws {

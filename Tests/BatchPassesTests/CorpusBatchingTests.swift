@@ -37,13 +37,36 @@ func importCorpus(_ path: String) throws -> Module {
     #expect(try schedule(module, "fsm-batch{policy=agenda-dynamic}").0.batchCount == dynamic)
   }
 
-  /// Trained on the file itself, the FSM gives at most ED-Batch's count.
-  @Test(arguments: [
-    ("treenn-b64/G0", 28), ("lattice-b64/G0", 268), ("seq2seq-b64/G0", 110), ("bilstm-b64/G0", 333),
-  ])
-  func fsmBeatsEDBatchOnG0(_ file: String, _ edBatch: Int) throws {
-    let module = try importCorpus("edbatch/\(file).txt")
-    let (s, _) = try schedule(module, "fsm-batch")
-    #expect(s.batchCount <= edBatch)
+  /// Trained on G0 itself, the FSM gives at most ED-Batch's count; the same table applied to
+  /// G1–G4 of the family is never worse than DyNet's agenda.
+  @Test(arguments: [("treenn", 28), ("lattice", 268), ("seq2seq", 110), ("bilstm", 333)])
+  func fsmBeatsEDBatchOnG0AndAgendaOnUnseenGraphs(_ family: String, _ edBatch: Int) throws {
+    let g0 = BatchingGraph(try importCorpus("edbatch/\(family)-b64/G0.txt"))
+    let trained = FSMTrainer(graphs: [g0], encoding: .max, options: QLearningOptions()).train()
+    #expect(trained.bestBatches <= edBatch)
+    var applied = FSMPolicy(table: trained.table, graph: g0)
+    #expect(BatchingRun.countBatches(g0, policy: &applied) == trained.bestBatches)
+    for k in 1...4 {
+      let module = try importCorpus("edbatch/\(family)-b64/G\(k).txt")
+      let graph = BatchingGraph(module)
+      try trained.table.checkCompatible(with: graph, file: "policy")
+      var fsm = FSMPolicy(table: trained.table, graph: graph)
+      var agenda = AgendaPolicy()
+      #expect(BatchingRun.countBatches(graph, policy: &fsm) <= BatchingRun.countBatches(graph, policy: &agenda), "G\(k)")
+    }
+  }
+
+  /// Every policy but `exact` gives a valid schedule on every corpus file.
+  @Test func everyCorpusFileGetsValidSchedules() throws {
+    var files = ["dynet-treelstm-t64-l16.txt"]
+    for family in ["treenn", "lattice", "seq2seq", "bilstm"] {
+      for k in 0...4 { files.append("edbatch/\(family)-b64/G\(k).txt") }
+    }
+    for file in files {
+      let module = try importCorpus(file)
+      for policy in ["agenda", "agenda-dynamic", "depth", "typewise", "fsm,episodes=20,refine=20"] {
+        _ = try schedule(module, "fsm-batch{policy=\(policy)}")
+      }
+    }
   }
 }

@@ -39,7 +39,9 @@ public struct FSMReplay {
         run.runUnbatched()
         if run.isFinished { break }
         let key = policy.encoder.key(run)
-        let names = key.map { $0 < 0 ? "|" : table.typeNames[Int($0)] }
+        let names = key.map { t in
+          t == StateEncoder.unknownType ? "?" : t < 0 ? "|" : table.typeNames[Int(t)]
+        }
         let current = state(names, known: table.state(key) != nil)
         if let previous {
           transitions[

@@ -113,17 +113,18 @@ public struct FSMTable: Equatable, Sendable {
     return Array(key[..<end])
   }
 
-  /// Errors when the graph has a batchable op type the table never saw: its states could
-  /// never match, so the table does not fit the graph.
+  /// Errors when the table shares no batchable op type with the graph: none of its states could
+  /// ever match. Types the table never saw only make states unseen (the fallback rule decides).
   public func checkCompatible(with graph: BatchingGraph, file: String) throws(Diagnostic) {
-    for t in 0..<graph.typeCount where !graph.unbatched[t] && typeIndex[graph.typeNames[t]] == nil {
-      if !graph.nodeType.contains(Int32(t)) { continue }
-      throw Diagnostic(
-        file: file, location: .unknown,
-        message:
-          "the policy does not fit this graph: it was trained without op type '\(graph.typeNames[t])' (it knows \(typeNames.joined(separator: ", ")))"
-      )
-    }
+    var present = [Bool](repeating: false, count: graph.typeCount)
+    for t in graph.nodeType { present[Int(t)] = true }
+    let batchable = (0..<graph.typeCount).filter { present[$0] && !graph.unbatched[$0] }
+    if batchable.isEmpty || batchable.contains(where: { typeIndex[graph.typeNames[$0]] != nil }) { return }
+    throw Diagnostic(
+      file: file, location: .unknown,
+      message:
+        "the policy does not fit this graph: it knows op types \(typeNames.joined(separator: ", ")), the graph has \(batchable.map { graph.typeNames[$0] }.joined(separator: ", "))"
+    )
   }
 }
 

@@ -24,8 +24,11 @@ public struct QLearningOptions: Sendable {
 /// Encodes a run's ready set as a state key of table type indices.
 struct StateEncoder {
   let encoding: StateEncoding
-  /// Graph type index → table type index.
+  /// Graph type index → table type index (`unknownType` for types the table lacks).
   let tableType: [Int32]
+
+  /// Stands for a type the table never saw; no state of the table contains it.
+  static let unknownType = Int32.min
 
   func key(_ run: BatchingRun) -> [Int32] {
     var key = run.readyTypes.map { tableType[Int($0)] }
@@ -64,10 +67,10 @@ public struct FSMPolicy: BatchingPolicy {
 
   public init(table: FSMTable, graph: BatchingGraph) {
     self.table = table
-    let tableType = graph.typeNames.map { table.knownTypeIndex($0) ?? -1 }
+    let tableType = graph.typeNames.map { table.knownTypeIndex($0) ?? StateEncoder.unknownType }
     encoder = StateEncoder(encoding: table.encoding, tableType: tableType)
     var graphType = [Int32](repeating: -1, count: table.typeNames.count)
-    for (g, t) in tableType.enumerated() where t >= 0 { graphType[Int(t)] = Int32(g) }
+    for (g, t) in tableType.enumerated() where t != StateEncoder.unknownType { graphType[Int(t)] = Int32(g) }
     self.graphType = graphType
   }
 
