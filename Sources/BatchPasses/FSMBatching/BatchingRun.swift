@@ -13,6 +13,8 @@ public struct BatchingRun {
   public private(set) var ready: [[Int32]]
   /// Unexecuted t-nodes with no unexecuted t-ancestor, per type t.
   public private(set) var frontierCount: [Int32]
+  /// Reused buffer for the nodes a batch makes ready.
+  private var scratch: [Int32] = []
   /// Ready unbatched nodes, first-ready first.
   private var readyUnbatched: [Int32] = []
   private var readyUnbatchedHead = 0
@@ -89,34 +91,77 @@ public struct BatchingRun {
   /// Runs all ready nodes of batchable type `t` as one batch. Returns the batch size.
   @discardableResult
   public mutating func runBatch(type t: Int) -> Int {
-    let batch = ready[t]
+    var batch: [Int32] = []
+    swap(&batch, &ready[t])
     precondition(!batch.isEmpty, "no ready nodes of the chosen type")
-    ready[t] = []
     if let index = readyTypes.firstIndex(of: Int32(t)) { readyTypes.remove(at: index) }
     schedule?.append(type: t, nodes: batch)
     batchCount += 1
-    for n in batch { execute(n) }
+    executeBatch(batch, type: t)
+    // Give the storage back for the next batch of this type, unless nodes of it became ready.
+    if ready[t].isEmpty {
+      batch.removeAll(keepingCapacity: true)
+      swap(&batch, &ready[t])
+    }
     return batch.count
   }
 
   private mutating func execute(_ n: Int32) {
-    let ni = Int(n)
-    let t = Int(graph.nodeType[ni])
-    executed += 1
-    executedBits[ni >> 6] |= 1 << UInt64(ni & 63)
-    remaining[t] -= 1
-    remainingDepth[t] -= Int64(graph.depth[ni])
-    frontierCount[t] -= 1
-    for i in Int(graph.sameTypeDependentStart[ni])..<Int(graph.sameTypeDependentStart[ni + 1]) {
-      let d = Int(graph.sameTypeDependents[i])
-      blockers[d] -= 1
-      if blockers[d] == 0 { frontierCount[t] += 1 }
+    executeBatch(CollectionOfOne(n), type: Int(graph.nodeType[Int(n)]))
+  }
+
+  /// Marks `nodes` (all of type `t`) executed: updates frontiers and readiness. The hot loop of
+  /// training, so it works on buffers moved out of `self` (no copies, no exclusivity checks).
+  private mutating func executeBatch<C: Collection>(_ nodes: C, type t: Int) where C.Element == Int32 {
+    var pending = self.pending
+    var blockers = self.blockers
+    var bits = self.executedBits
+    self.pending = []
+    self.blockers = []
+    self.executedBits = []
+    var newlyReady = scratch
+    scratch = []
+    newlyReady.removeAll(keepingCapacity: true)
+    var depthSum: Int64 = 0
+    var frontierGain: Int32 = 0
+    graph.depth.withUnsafeBufferPointer { depth in
+      graph.sameTypeDependentStart.withUnsafeBufferPointer { dependentStart in
+        graph.sameTypeDependents.withUnsafeBufferPointer { dependents in
+          graph.userStart.withUnsafeBufferPointer { userStart in
+            graph.users.withUnsafeBufferPointer { users in
+              pending.withUnsafeMutableBufferPointer { pending in
+                blockers.withUnsafeMutableBufferPointer { blockers in
+                  for n in nodes {
+                    let ni = Int(n)
+                    bits[ni >> 6] |= 1 << UInt64(ni & 63)
+                    depthSum += Int64(depth[ni])
+                    for i in Int(dependentStart[ni])..<Int(dependentStart[ni + 1]) {
+                      let d = Int(dependents[i])
+                      blockers[d] -= 1
+                      if blockers[d] == 0 { frontierGain += 1 }
+                    }
+                    for i in Int(userStart[ni])..<Int(userStart[ni + 1]) {
+                      let u = Int(users[i])
+                      pending[u] -= 1
+                      if pending[u] == 0 { newlyReady.append(Int32(u)) }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
     }
-    for i in Int(graph.userStart[ni])..<Int(graph.userStart[ni + 1]) {
-      let u = graph.users[i]
-      pending[Int(u)] -= 1
-      if pending[Int(u)] == 0 { makeReady(u) }
-    }
+    self.pending = pending
+    self.blockers = blockers
+    self.executedBits = bits
+    executed += nodes.count
+    remaining[t] -= Int32(nodes.count)
+    remainingDepth[t] -= depthSum
+    frontierCount[t] += frontierGain - Int32(nodes.count)
+    for u in newlyReady { makeReady(u) }
+    scratch = newlyReady
   }
 
   /// ED-Batch's reward for running type t now: −1 + |ready_t| / |frontier_t|, which is 0
