@@ -8,6 +8,7 @@ let package = Package(
     .executable(name: "optimizer", targets: ["optimizer"]),
     .library(name: "BatchIR", targets: ["BatchIR"]),
     .library(name: "BatchPasses", targets: ["BatchPasses"]),
+    .library(name: "PQTree", targets: ["PQTree"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -16,13 +17,15 @@ let package = Package(
   targets: [
     // The IR: module, op types, instances, nodes; .dg lexer/parser/printer; verifier; diagnostics.
     .target(name: "BatchIR"),
+    // A generic Booth–Lueker PQ-tree; knows nothing of the IR.
+    .target(name: "PQTree"),
     // Workload generators (tree, chain, lattice, RNN serving) and the ED-Batch importer.
     .target(name: "Workloads", dependencies: ["BatchIR"]),
     // Pass protocol, registry, pipeline text, pass manager, and the passes (one folder each).
     .target(
       name: "BatchPasses",
       dependencies: [
-        "BatchIR",
+        "BatchIR", "PQTree",
         .product(name: "HeapModule", package: "swift-collections"),
       ]
     ),
@@ -42,6 +45,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    .testTarget(name: "PQTreeTests", dependencies: ["PQTree"]),
     .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads"]),
     .testTarget(name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads"]),
     .testTarget(name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads"]),

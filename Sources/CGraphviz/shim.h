@@ -11,6 +11,7 @@
 // rendering of the same graph byte-identical, in one process or many.
 
 typedef struct {
+  Agraph_t *graph;
   char **names;
   size_t count;
   size_t capacity;
@@ -18,10 +19,12 @@ typedef struct {
 } cgraphviz_id_state;
 
 static void *cgraphviz_id_open(Agraph_t *g, Agdisc_t *disc) {
-  (void)g;
   (void)disc;
   cgraphviz_id_state *state = calloc(1, sizeof(cgraphviz_id_state));
-  if (state) state->nextAnonymous = 1;
+  if (state) {
+    state->graph = g;
+    state->nextAnonymous = 1;
+  }
   return state;
 }
 
@@ -47,7 +50,9 @@ static long cgraphviz_id_map(void *opaque, int objtype, char *str, IDTYPE *id, i
     state->names = names;
     state->capacity = capacity;
   }
-  char *copy = strdup(str);
+  // cgraph's writer reads flags stored in front of the names it prints (is it HTML?), so names
+  // must be its reference-counted strings; they live until the graph's string table is closed.
+  char *copy = agstrdup(state->graph, str);
   if (!copy) return 0;
   state->names[state->count++] = copy;
   *id = (IDTYPE)(2 * state->count);
@@ -77,7 +82,6 @@ static char *cgraphviz_id_print(void *opaque, int objtype, IDTYPE id) {
 
 static void cgraphviz_id_close(void *opaque) {
   cgraphviz_id_state *state = opaque;
-  for (size_t i = 0; i < state->count; i++) free(state->names[i]);
   free(state->names);
   free(state);
 }
