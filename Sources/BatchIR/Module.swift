@@ -101,6 +101,8 @@ public struct Module: Sendable {
 
   /// Set by a batching pass (`fsm-batch`).
   public var schedule: Schedule?
+  /// Set by a memory-layout pass (`pq-layout`); needs the schedule.
+  public var layout: MemoryLayout?
 
   /// The operand id of an external input (an input feature, a zero initial state).
   public static let external: Int32 = -1

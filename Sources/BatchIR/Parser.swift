@@ -72,15 +72,18 @@ public struct DGParser {
       if cursor.atEnd { break }
       let location = cursor.location
       guard cursor.peekIsIdentifierStart else {
-        throw error("expected 'type', 'instance' or 'schedule', found \(cursor.describeNext())")
+        throw error(
+          "expected 'type', 'instance', 'schedule' or 'layout', found \(cursor.describeNext())")
       }
       let keyword = try cursor.identifier()
       switch keyword {
       case "type": try parseTypeDeclaration(at: location)
       case "instance": try parseInstance(at: location)
       case "schedule": try parseSchedule(at: location)
+      case "layout": try parseLayout(at: location)
       default:
-        throw error("expected 'type', 'instance' or 'schedule', found '\(keyword)'", at: location)
+        throw error(
+          "expected 'type', 'instance', 'schedule' or 'layout', found '\(keyword)'", at: location)
       }
     }
     return module
@@ -375,6 +378,77 @@ public struct DGParser {
     }
     try expect("}", context: "to close the schedule")
     module.schedule = schedule
+  }
+
+  /// `layout align=A { offsets O* … gather batch=B slot=S bytes=N … }`
+  private mutating func parseLayout(at location: SourceLocation) throws(Diagnostic) {
+    guard let schedule = module.schedule else {
+      throw error("a layout section needs a schedule before it", at: location)
+    }
+    if module.layout != nil { throw error("duplicate layout section", at: location) }
+    try cursor.skipTrivia()
+    guard try identifier("'align'") == "align" else {
+      throw error("expected 'align=' after 'layout'", at: location)
+    }
+    try expect("=")
+    try cursor.skipTrivia()
+    let alignLocation = cursor.location
+    let alignment = try integer("an alignment")
+    guard alignment >= 1, alignment <= 1 << 20, alignment & (alignment - 1) == 0 else {
+      throw error("the alignment must be a power of two up to 2^20", at: alignLocation)
+    }
+    var layout = MemoryLayout(alignment: alignment, offsets: [], gathers: [], location: location)
+    layout.offsets.reserveCapacity(module.nodeCount)
+    try expect("{")
+    while true {
+      try cursor.skipTrivia()
+      let keywordLocation = cursor.location
+      let keyword = cursor.peekIdentifier()
+      if keyword == "offsets" {
+        _ = try cursor.identifier()
+        while true {
+          try cursor.skipTrivia()
+          guard cursor.peekIsDigit else { break }
+          let offsetLocation = cursor.location
+          let offset = try integer("an offset")
+          guard offset <= 1 << 50 else {
+            throw error("offset \(offset) is too large", at: offsetLocation)
+          }
+          guard layout.offsets.count < module.nodeCount else {
+            throw error(
+              "more offsets than the module's \(module.nodeCount) nodes", at: offsetLocation)
+          }
+          layout.offsets.append(Int64(offset))
+        }
+      } else if keyword == "gather" {
+        _ = try cursor.identifier()
+        var values: [Int] = []
+        for name in ["batch", "slot", "bytes"] {
+          try cursor.skipTrivia()
+          guard try identifier("'\(name)='") == name else {
+            throw error("expected '\(name)='", at: keywordLocation)
+          }
+          try expect("=")
+          values.append(try integer(name == "bytes" ? "a byte count" : "an index"))
+        }
+        guard values[0] < schedule.batchCount else {
+          throw error(
+            "gather names batch \(values[0]), but the schedule has \(schedule.batchCount)",
+            at: keywordLocation)
+        }
+        layout.gathers.append(
+          MemoryLayout.Gather(batch: values[0], slot: values[1], bytes: values[2]))
+      } else {
+        break
+      }
+    }
+    try expect("}", context: "to close the layout")
+    guard layout.offsets.count == module.nodeCount else {
+      throw error(
+        "the layout has \(layout.offsets.count) offsets for \(module.nodeCount) nodes", at: location
+      )
+    }
+    module.layout = layout
   }
 
   // MARK: Tokens

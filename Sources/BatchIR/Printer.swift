@@ -10,6 +10,7 @@ public struct DGPrinter {
     for type in module.opTypes { printOpType(type, to: &out) }
     for instance in module.instances { printInstance(instance, of: module, to: &out) }
     if let schedule = module.schedule { printSchedule(schedule, of: module, to: &out) }
+    if let layout = module.layout { printLayout(layout, to: &out) }
     return out.bytes
   }
 
@@ -82,6 +83,35 @@ public struct DGPrinter {
         out.write(" ")
         out.write(Int(n))
       }
+      out.write("\n")
+    }
+    out.write("}\n")
+  }
+}
+
+extension DGPrinter {
+  /// `layout align=A arena=BYTES { offsets …(16 a line) ; gather BATCH SLOT BYTES … }`
+  static func printLayout(_ layout: MemoryLayout, to out: inout OutputBuffer) {
+    out.write("\nlayout align=")
+    out.write(layout.alignment)
+    out.write(" {\n")
+    var index = 0
+    while index < layout.offsets.count {
+      out.write("  offsets")
+      for offset in layout.offsets[index..<min(index + 16, layout.offsets.count)] {
+        out.write(" ")
+        out.write(Int(offset))
+      }
+      out.write("\n")
+      index += 16
+    }
+    for gather in layout.gathers {
+      out.write("  gather batch=")
+      out.write(gather.batch)
+      out.write(" slot=")
+      out.write(gather.slot)
+      out.write(" bytes=")
+      out.write(gather.bytes)
       out.write("\n")
     }
     out.write("}\n")

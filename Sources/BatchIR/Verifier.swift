@@ -12,6 +12,7 @@ public struct Verifier {
     try verifier.verifyNodes()
     try verifier.verifyAcyclic()
     if let schedule = module.schedule { try verifier.verifySchedule(schedule) }
+    if let layout = module.layout { try verifier.verifyLayout(layout) }
   }
 
   private func error(_ message: String, at location: SourceLocation) -> Diagnostic {
@@ -222,6 +223,52 @@ public struct Verifier {
             at: at)
         }
       }
+    }
+  }
+
+  /// Tensors are aligned and do not overlap, and every operand slot that is not gathered is an
+  /// aligned slice in the batch's order; gathers name real slots and copy their true byte count.
+  private func verifyLayout(_ layout: MemoryLayout) throws(Diagnostic) {
+    let at = layout.location
+    guard let schedule = module.schedule else {
+      throw error("layout: the module has no schedule", at: at)
+    }
+    guard layout.offsets.count == module.nodeCount else {
+      throw error("layout: \(layout.offsets.count) offsets for \(module.nodeCount) nodes", at: at)
+    }
+    let requirements = LayoutRequirements(module, alignment: layout.alignment)
+    for (n, offset) in layout.offsets.enumerated()
+    where offset < 0 || offset % Int64(layout.alignment) != 0 {
+      throw error(
+        "layout: node \(n) is at offset \(offset), not a multiple of the alignment \(layout.alignment)",
+        at: at)
+    }
+    let byOffset = (0..<module.nodeCount).sorted { layout.offsets[$0] < layout.offsets[$1] }
+    for (a, b) in zip(byOffset, byOffset.dropFirst())
+    where layout.offsets[a] + Int64(requirements.tensorBytes[a]) > layout.offsets[b] {
+      throw error("layout: nodes \(a) and \(b) overlap", at: at)
+    }
+    let required = requirements.requiredGathers(module, schedule: schedule, offsets: layout.offsets)
+    var marked: [Int: MemoryLayout.Gather] = [:]
+    for gather in layout.gathers {
+      let batch = schedule.batch(gather.batch)
+      guard gather.slot < requirements.slotCount(of: batch, in: module) else {
+        throw error(
+          "layout: gather of slot \(gather.slot) of batch \(gather.batch), which has no such slot",
+          at: at)
+      }
+      let bytes = requirements.gatherBytes(gather.slot, of: batch, in: module)
+      guard gather.bytes == bytes else {
+        throw error(
+          "layout: gather of batch \(gather.batch) slot \(gather.slot) copies \(bytes) bytes, not \(gather.bytes)",
+          at: at)
+      }
+      marked[gather.batch << 20 | gather.slot] = gather
+    }
+    for gather in required where marked[gather.batch << 20 | gather.slot] == nil {
+      throw error(
+        "layout: operand \(gather.slot + 1) of batch \(gather.batch) is not an aligned slice in batch order and is not gathered",
+        at: at)
     }
   }
 }

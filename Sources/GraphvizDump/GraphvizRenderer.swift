@@ -106,13 +106,15 @@ public enum GraphvizRenderer {
 }
 
 /// C strings handed to cgraph (which copies what it keeps) during one render; freed after it.
+/// Keyed by UTF-8 bytes: hashing a `String` normalizes non-ASCII text, which we keep off this path.
 private final class StringPool {
-  private var strings: [String: UnsafeMutablePointer<CChar>] = [:]
+  private var strings: [[UInt8]: UnsafeMutablePointer<CChar>] = [:]
 
   func intern(_ text: String) -> UnsafeMutablePointer<CChar> {
-    if let pointer = strings[text] { return pointer }
+    let key = Array(text.utf8)
+    if let pointer = strings[key] { return pointer }
     let pointer = strdup(text)!
-    strings[text] = pointer
+    strings[key] = pointer
     return pointer
   }
 

@@ -133,7 +133,7 @@ public struct ModuleView {
           DotGraph.Node(
             "i\(i)t\(t)",
             [
-              ("label", "\(module.opTypes[t].name) ×\(count[t] ?? 0)"),
+              ("label", "\(module.opTypes[t].name) x\(count[t] ?? 0)"),
               ("fillcolor", color(ofType: t)),
             ]))
       }
@@ -161,7 +161,7 @@ public struct ModuleView {
           "b\(b)",
           [
             ("shape", "plaintext"), ("style", ""),
-            ("label", "batch \(b): \(module.opTypes[type].name) ×\(schedule.batch(b).count)"),
+            ("label", "batch \(b): \(module.opTypes[type].name) x\(schedule.batch(b).count)"),
           ]))
       for n in schedule.batch(b) {
         let instance = module.instances[Int(instances[Int(n)])]
@@ -196,7 +196,7 @@ public struct ModuleView {
         DotGraph.Node(
           "b\(b)",
           [
-            ("label", "b\(b): \(module.opTypes[type].name) ×\(schedule.batch(b).count)"),
+            ("label", "b\(b): \(module.opTypes[type].name) x\(schedule.batch(b).count)"),
             ("fillcolor", color(ofType: type)),
           ]))
       if b > 0 { graph.edges.append(DotGraph.Edge("b\(b - 1)", "b\(b)")) }

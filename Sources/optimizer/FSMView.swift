@@ -30,7 +30,7 @@ enum FSMView {
     for (transition, count) in ordered {
       graph.edges.append(
         DotGraph.Edge(
-          "s\(transition.from)", "s\(transition.to)", [("label", "\(transition.action) ×\(count)")])
+          "s\(transition.from)", "s\(transition.to)", [("label", "\(transition.action) x\(count)")])
       )
     }
     return graph

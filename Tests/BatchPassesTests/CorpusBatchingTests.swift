@@ -52,7 +52,9 @@ func importCorpus(_ path: String) throws -> Module {
       try trained.table.checkCompatible(with: graph, file: "policy")
       var fsm = FSMPolicy(table: trained.table, graph: graph)
       var agenda = AgendaPolicy()
-      #expect(BatchingRun.countBatches(graph, policy: &fsm) <= BatchingRun.countBatches(graph, policy: &agenda), "G\(k)")
+      #expect(
+        BatchingRun.countBatches(graph, policy: &fsm)
+          <= BatchingRun.countBatches(graph, policy: &agenda), "G\(k)")
     }
   }
 

@@ -112,7 +112,8 @@ public struct BatchingRun {
 
   /// Marks `nodes` (all of type `t`) executed: updates frontiers and readiness. The hot loop of
   /// training, so it works on buffers moved out of `self` (no copies, no exclusivity checks).
-  private mutating func executeBatch<C: Collection>(_ nodes: C, type t: Int) where C.Element == Int32 {
+  private mutating func executeBatch<C: Collection>(_ nodes: C, type t: Int)
+  where C.Element == Int32 {
     var pending = self.pending
     var blockers = self.blockers
     var bits = self.executedBits

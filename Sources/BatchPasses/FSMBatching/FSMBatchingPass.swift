@@ -125,5 +125,6 @@ public struct FSMBatchingPass: Pass {
     statistics.set("lower_bound", lowerBound)
     for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }
     module.schedule = schedule
+    module.layout = nil  // a layout belongs to the schedule it was made for
   }
 }

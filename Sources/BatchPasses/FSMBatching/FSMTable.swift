@@ -119,7 +119,9 @@ public struct FSMTable: Equatable, Sendable {
     var present = [Bool](repeating: false, count: graph.typeCount)
     for t in graph.nodeType { present[Int(t)] = true }
     let batchable = (0..<graph.typeCount).filter { present[$0] && !graph.unbatched[$0] }
-    if batchable.isEmpty || batchable.contains(where: { typeIndex[graph.typeNames[$0]] != nil }) { return }
+    if batchable.isEmpty || batchable.contains(where: { typeIndex[graph.typeNames[$0]] != nil }) {
+      return
+    }
     throw Diagnostic(
       file: file, location: .unknown,
       message:

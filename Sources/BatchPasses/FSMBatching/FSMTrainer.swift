@@ -70,7 +70,9 @@ public struct FSMPolicy: BatchingPolicy {
     let tableType = graph.typeNames.map { table.knownTypeIndex($0) ?? StateEncoder.unknownType }
     encoder = StateEncoder(encoding: table.encoding, tableType: tableType)
     var graphType = [Int32](repeating: -1, count: table.typeNames.count)
-    for (g, t) in tableType.enumerated() where t != StateEncoder.unknownType { graphType[Int(t)] = Int32(g) }
+    for (g, t) in tableType.enumerated() where t != StateEncoder.unknownType {
+      graphType[Int(t)] = Int32(g)
+    }
     self.graphType = graphType
   }
 

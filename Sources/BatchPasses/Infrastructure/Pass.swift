@@ -3,6 +3,7 @@ import BatchIR
 /// A part of the module that a pass reads or writes.
 public enum ModulePart: String, Sendable, CaseIterable {
   case schedule
+  case layout
 }
 
 extension Module {
@@ -10,6 +11,7 @@ extension Module {
   public var presentParts: Set<ModulePart> {
     var parts: Set<ModulePart> = []
     if schedule != nil { parts.insert(.schedule) }
+    if layout != nil { parts.insert(.layout) }
     return parts
   }
 }

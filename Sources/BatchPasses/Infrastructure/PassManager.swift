@@ -3,10 +3,10 @@ import BatchIR
 /// All passes the tool knows, by pipeline name.
 public enum PassRegistry {
   /// Registered passes, in the order `--list-passes` shows them.
-  public static let passes: [any Pass.Type] = [FSMBatchingPass.self]
+  public static let passes: [any Pass.Type] = [FSMBatchingPass.self, PQLayoutPass.self]
 
   /// The pipeline run when none is given.
-  public static let defaultPipeline = "fsm-batch"
+  public static let defaultPipeline = "fsm-batch,pq-layout"
 
   public static func pass(named name: String) -> (any Pass.Type)? {
     passes.first { $0.name == name }

@@ -1,0 +1,147 @@
+/// The result of a memory-layout pass: where every tensor lives in one arena, and which
+/// operand slots must be gathered (copied) because their tensors are not one aligned slice.
+public struct MemoryLayout: Hashable, Sendable {
+  /// Every offset is a multiple of this many bytes.
+  public var alignment: Int
+  /// Byte offset of each node's result tensor.
+  public var offsets: [Int64]
+  /// Operand slots that are copied into a contiguous buffer before their batch runs.
+  public var gathers: [Gather]
+  public var location: SourceLocation
+
+  /// One gathered operand slot: operand `slot` of the nodes of batch `batch`.
+  public struct Gather: Hashable, Sendable, Comparable {
+    public var batch: Int
+    public var slot: Int
+    public var bytes: Int
+
+    public init(batch: Int, slot: Int, bytes: Int) {
+      self.batch = batch
+      self.slot = slot
+      self.bytes = bytes
+    }
+
+    public static func < (a: Gather, b: Gather) -> Bool { (a.batch, a.slot) < (b.batch, b.slot) }
+  }
+
+  public init(
+    alignment: Int, offsets: [Int64], gathers: [Gather], location: SourceLocation = .unknown
+  ) {
+    self.alignment = alignment
+    self.offsets = offsets
+    self.gathers = gathers
+    self.location = location
+  }
+
+  public var bytesCopied: Int { gathers.reduce(0) { $0 + $1.bytes } }
+}
+
+/// What the memory layout must give each operand slot of each batch, and whether a layout does.
+///
+/// A slot needs a slice unless the batch has one node, every operand is external (an input or a
+/// weight), or every operand is the same tensor (a broadcast). A slot is *served* when its
+/// operands, taken in the batch's order, sit at `base, base + stride, base + 2·stride, …` with
+/// `stride` the aligned size of one operand tensor. Anything else (mixed external and internal
+/// operands, repeated tensors, nodes without the slot, unequal sizes) needs a gather.
+public struct LayoutRequirements: Sendable {
+  /// Bytes of each node's result tensor, and the arena stride (rounded up to the alignment).
+  public let tensorBytes: [Int]
+  public let alignment: Int
+
+  public init(_ module: Module, alignment: Int) {
+    let sizes = module.opTypes.map(\.result.byteCount)
+    tensorBytes = module.nodeType.map { sizes[Int($0)] }
+    self.alignment = alignment
+  }
+
+  public func stride(ofNode n: Int) -> Int { roundUp(tensorBytes[n], alignment) }
+
+  /// Whether slot j of a batch needs a slice at all, and if so its operand tensors in batch order
+  /// (nil when they cannot form a slice, so the slot must be gathered).
+  public enum Slot {
+    case free
+    case slice([Int32])
+    case unsliceable
+  }
+
+  public func slot(_ j: Int, of batch: ArraySlice<Int32>, in module: Module) -> Slot {
+    guard batch.count > 1 else { return .free }
+    var tensors: [Int32] = []
+    tensors.reserveCapacity(batch.count)
+    var external = 0
+    for n in batch {
+      let operands = module.operands(of: Int(n))
+      guard j < operands.count else { return .unsliceable }
+      let operand = operands[operands.startIndex + j]
+      if operand == Module.external { external += 1 } else { tensors.append(operand) }
+    }
+    if external == batch.count { return .free }
+    if external > 0 { return .unsliceable }
+    if tensors.allSatisfy({ $0 == tensors[0] }) { return .free }
+    let size = tensorBytes[Int(tensors[0])]
+    if tensors.contains(where: { tensorBytes[Int($0)] != size }) { return .unsliceable }
+    if Set(tensors).count != tensors.count { return .unsliceable }
+    return .slice(tensors)
+  }
+
+  /// The most operand slots any node of the batch has.
+  public func slotCount(of batch: ArraySlice<Int32>, in module: Module) -> Int {
+    batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }
+  }
+
+  /// Bytes a gather of slot j copies: every operand tensor of the slot that lives in the arena.
+  public func gatherBytes(_ j: Int, of batch: ArraySlice<Int32>, in module: Module) -> Int {
+    var bytes = 0
+    for n in batch {
+      let operands = module.operands(of: Int(n))
+      if j < operands.count, operands[operands.startIndex + j] != Module.external {
+        bytes += tensorBytes[Int(operands[operands.startIndex + j])]
+      }
+    }
+    return bytes
+  }
+
+  /// Whether `offsets` lay out `tensors` as one aligned slice in this order.
+  public func isSlice(_ tensors: [Int32], offsets: [Int64]) -> Bool {
+    guard let first = tensors.first else { return true }
+    let base = offsets[Int(first)]
+    let stride = Int64(stride(ofNode: Int(first)))
+    for (i, t) in tensors.enumerated() where offsets[Int(t)] != base + Int64(i) * stride {
+      return false
+    }
+    return true
+  }
+
+  /// Every slot of every batch that `offsets` does not serve, with its gather bytes, in batch and
+  /// slot order.
+  public func requiredGathers(_ module: Module, schedule: Schedule, offsets: [Int64])
+    -> [MemoryLayout.Gather]
+  {
+    var gathers: [MemoryLayout.Gather] = []
+    for b in 0..<schedule.batchCount {
+      let batch = schedule.batch(b)
+      for j in 0..<slotCount(of: batch, in: module) {
+        switch slot(j, of: batch, in: module) {
+        case .free: continue
+        case .slice(let tensors) where isSlice(tensors, offsets: offsets): continue
+        default:
+          gathers.append(
+            MemoryLayout.Gather(batch: b, slot: j, bytes: gatherBytes(j, of: batch, in: module)))
+        }
+      }
+    }
+    return gathers
+  }
+
+  /// The arena's size: the end of the last tensor.
+  public func arenaBytes(offsets: [Int64]) -> Int {
+    var end: Int64 = 0
+    for (n, offset) in offsets.enumerated() { end = max(end, offset + Int64(stride(ofNode: n))) }
+    return Int(end)
+  }
+}
+
+/// `value` rounded up to a multiple of `alignment` (≥ 1).
+public func roundUp(_ value: Int, _ alignment: Int) -> Int {
+  (value + alignment - 1) / alignment * alignment
+}
