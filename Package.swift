@@ -9,6 +9,7 @@ let package = Package(
     .library(name: "BatchIR", targets: ["BatchIR"]),
     .library(name: "BatchPasses", targets: ["BatchPasses"]),
     .library(name: "PQTree", targets: ["PQTree"]),
+    .library(name: "Workloads", targets: ["Workloads"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -18,6 +18,9 @@ public struct ModuleView {
 
   public static func color(ofType t: Int) -> String { palette[t % palette.count] }
 
+  /// The colour of gathers (copies) in every picture.
+  static let gatherColor = "#d62728"
+
   public static func graph(_ module: Module, title: String, nodeLimit: Int = defaultNodeLimit)
     -> DotGraph
   {
@@ -36,6 +39,9 @@ public struct ModuleView {
     graph.attributes.removeAll { $0.0 == "label" }
     graph.attributes += [("label", label), ("labelloc", "t"), ("fontname", "Helvetica")]
     graph.nodes.insert(legend(module), at: 0)
+    if let layout = module.layout, let schedule = module.schedule {
+      addArena(module, schedule, layout, to: &graph, collapsed: module.nodeCount > nodeLimit)
+    }
     return graph
   }
 
@@ -95,12 +101,22 @@ public struct ModuleView {
     return graph
   }
 
+  /// Edges from operand to user; operand slots in `gathered` (node, slot) are drawn red and
+  /// dashed, labelled with the slot, because the layout copies them.
   private static func addEdges(
-    _ module: Module, to graph: inout DotGraph, attributes: DotGraph.Attributes
+    _ module: Module, to graph: inout DotGraph, attributes: DotGraph.Attributes,
+    gathered: Set<Pair> = []
   ) {
     for n in 0..<module.nodeCount {
-      for operand in module.operands(of: n) where operand != Module.external {
-        graph.edges.append(DotGraph.Edge("n\(operand)", "n\(n)", attributes))
+      for (slot, operand) in module.operands(of: n).enumerated() where operand != Module.external {
+        var edgeAttributes = attributes
+        if gathered.contains(Pair(n, slot)) {
+          edgeAttributes += [
+            ("color", gatherColor), ("style", "dashed"), ("fontcolor", gatherColor),
+            ("label", "gather \(slot)"), ("fontsize", "8"),
+          ]
+        }
+        graph.edges.append(DotGraph.Edge("n\(operand)", "n\(n)", edgeAttributes))
       }
     }
   }
@@ -178,8 +194,19 @@ public struct ModuleView {
       graph.subgraphs.append(row)
       if b > 0 { graph.edges.append(DotGraph.Edge("b\(b - 1)", "b\(b)", [("style", "invis")])) }
     }
-    addEdges(module, to: &graph, attributes: [("constraint", "false")])
+    addEdges(
+      module, to: &graph, attributes: [("constraint", "false")],
+      gathered: module.layout.map { gatheredSlots($0, schedule) } ?? [])
     return graph
+  }
+
+  /// The (node, operand slot) pairs that the layout gathers.
+  private static func gatheredSlots(_ layout: MemoryLayout, _ schedule: Schedule) -> Set<Pair> {
+    var gathered = Set<Pair>()
+    for gather in layout.gathers {
+      for n in schedule.batch(gather.batch) { gathered.insert(Pair(Int(n), gather.slot)) }
+    }
+    return gathered
   }
 
   /// One box per batch, in schedule order.

@@ -41,6 +41,45 @@ import Workloads
     #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
   }
 
+  /// After `pq-layout`: the arena strip in offset order, one gather edge per scattered source,
+  /// and the gathered operand edges marked in the batch rows.
+  @Test func layoutViewDrawsTheArenaAndGathers() throws {
+    let url = repositoryRoot.appendingPathComponent("passes/pq-layout/tree-gathers.expected.dg")
+    let m = try parse(String(contentsOf: url, encoding: .utf8))
+    let graph = ModuleView.graph(m, title: "layout")
+    let arena = try #require(graph.nodes.first { $0.id == "arena" })
+    let label = try #require(arena.attributes.first { $0.0 == "label" }?.1)
+    #expect(label.contains("arena: 640 bytes, align 64, 1 gathers, 128 bytes copied"))
+    // Offsets order the cells: %a (0), %y (64), %b (128), …; the nodes of batch 0 share a colour.
+    let ports = label.components(separatedBy: "PORT=\"").dropFirst().map {
+      $0.prefix { $0 != "\"" }
+    }
+    #expect(ports == ["t0", "t6", "t1", "t7", "t2", "t5", "t3", "t8", "t9", "t4"])
+    // Batch 2 (%xyz, %abc) gathers slot 1: %yz (node 8), then %c (node 2).
+    let gathers = graph.edges.filter { $0.from == "arena" }
+    #expect(gathers.map(\.to) == ["b2", "b2"])
+    #expect(gathers.map { $0.attributes.first { $0.0 == "tailport" }?.1 } == ["t8", "t2"])
+    let marked = graph.edges.filter { $0.attributes.contains { $0 == ("label", "gather 1") } }
+    #expect(marked.map { "\($0.from)->\($0.to)" } == ["n2->n4", "n8->n9"])
+    let svg = String(decoding: try GraphvizRenderer.render(graph, format: .svg), as: UTF8.self)
+    #expect(svg.contains("128 bytes copied"))
+  }
+
+  @Test func collapsedLayoutViewDrawsBatchBlocks() throws {
+    var m = module(.treeLSTM, instances: 60)
+    #expect(m.nodeCount > ModuleView.defaultNodeLimit)
+    var schedule = Schedule(policy: "test")
+    for n in 0..<m.nodeCount { schedule.append(type: m.type(of: n), nodes: [Int32(n)]) }
+    m.schedule = schedule
+    let offsets = (0..<m.nodeCount).map { Int64($0) * 1024 }
+    m.layout = MemoryLayout(alignment: 64, offsets: offsets, gathers: [])
+    let graph = ModuleView.graph(m, title: "big")
+    let arena = try #require(graph.nodes.first { $0.id == "arena" })
+    let label = try #require(arena.attributes.first { $0.0 == "label" }?.1)
+    #expect(label.contains("first \(ModuleView.collapsedItemLimit) batches"))
+    #expect(label.components(separatedBy: "PORT=").count == ModuleView.collapsedItemLimit + 1)
+  }
+
   @Test func bigGraphsAreCollapsedAndSaySo() throws {
     let m = module(.rnnServing, instances: 400)
     #expect(m.nodeCount > ModuleView.defaultNodeLimit)
