@@ -79,6 +79,9 @@ public struct PQTree: Sendable {
 
   // MARK: - Read-only structural view
 
+  /// One more than the largest node id; node ids index arrays of this size.
+  public var nodeCapacity: Int { nodes.count }
+
   /// The root node, or nil for a tree without leaves.
   public var root: Int? { rootNode == Self.none ? nil : Int(rootNode) }
 

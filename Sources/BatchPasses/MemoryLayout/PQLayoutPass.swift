@@ -137,7 +137,6 @@ public struct PQLayoutPass: Pass {
     for (p, leaf) in tree.frontier().enumerated() { position[leaf] = p }
     var batchOf = [Int32](repeating: -1, count: module.nodeCount)
     for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
-    var leafCount = [Int: Int]()
     func leaves(under node: Int) -> [Int] {
       var result: [Int] = []
       var stack = [node]
@@ -150,27 +149,41 @@ public struct PQLayoutPass: Pass {
       }
       return result
     }
+    // Turning subtrees reorders children but never changes which leaves a node holds, so the
+    // leaf count of every node is computed once, children before parents.
+    var leafCount = [Int32](repeating: 0, count: tree.nodeCapacity)
+    if let root = tree.root {
+      var stack: [(node: Int, expanded: Bool)] = [(root, false)]
+      while let (node, expanded) = stack.popLast() {
+        if case .leaf = tree.kind(of: node) {
+          leafCount[node] = 1
+        } else if expanded {
+          leafCount[node] = tree.children(of: node).reduce(0) { $0 + leafCount[$1] }
+        } else {
+          stack.append((node, true))
+          for child in tree.children(of: node) { stack.append((child, false)) }
+        }
+      }
+    }
     /// The subtree holding exactly the results of batch `b`, if there is one.
     func subtree(ofBatch b: Int) -> Int? {
       let batch = schedule.batch(b)
       var node = tree.node(forLeaf: Int(batch[batch.startIndex]))
-      var count = 1
-      while count < batch.count, let parent = tree.parent(of: node) {
+      while Int(leafCount[node]) < batch.count, let parent = tree.parent(of: node) {
         node = parent
-        if let known = leafCount[node] {
-          count = known
-        } else {
-          count = leaves(under: node).count
-          leafCount[node] = count
-        }
       }
-      return count == batch.count ? node : nil
+      return Int(leafCount[node]) == batch.count ? node : nil
     }
     /// Orders the subtree by `key` and moves its leaves' positions within their range.
-    func turn(_ node: Int, key: [Int: Int]) {
+    // Dense scratch for `turn`: the key of each leaf (Int.max: none), and `orient`'s per-node minimum.
+    var keyOf = [Int](repeating: Int.max, count: module.nodeCount)
+    var lowest = [Int](repeating: 0, count: tree.nodeCapacity)
+    func turn(_ node: Int, key: [(leaf: Int, key: Int)]) {
+      for (leaf, k) in key { keyOf[leaf] = k }
       let start = leaves(under: node).map { position[$0] }.min() ?? 0
-      orient(&tree, subtree: node) { key[$0] ?? Int.max }
+      orient(&tree, subtree: node, lowest: &lowest) { keyOf[$0] }
       for (i, leaf) in leaves(under: node).enumerated() { position[leaf] = start + i }
+      for (leaf, _) in key { keyOf[leaf] = Int.max }
     }
     let order =
       direction == .forward
@@ -183,13 +196,11 @@ public struct PQLayoutPass: Pass {
       switch direction {
       case .forward:
         guard let node = subtree(ofBatch: b) else { continue }
-        var key: [Int: Int] = [:]
-        for (r, o) in zip(batch, operands) { key[Int(r)] = position[Int(o)] }
-        turn(node, key: key)
+        turn(node, key: zip(batch, operands).map { (Int($0), position[Int($1)]) })
       case .backward:
-        var keys: [Int32: [Int: Int]] = [:]
+        var keys: [Int32: [(leaf: Int, key: Int)]] = [:]
         for (r, o) in zip(batch, operands) {
-          keys[batchOf[Int(o)], default: [:]][Int(o)] = position[Int(r)]
+          keys[batchOf[Int(o)], default: []].append((Int(o), position[Int(r)]))
         }
         for (producer, key) in keys.sorted(by: { $0.key < $1.key }) where producer >= 0 {
           if let node = subtree(ofBatch: Int(producer)) { turn(node, key: key) }
@@ -240,13 +251,16 @@ public struct PQLayoutPass: Pass {
   /// Q-nodes turned so that their first child ranks lower than their last.
   static func orient(_ tree: inout PQTree, rank: [Int]) {
     guard let root = tree.root else { return }
-    orient(&tree, subtree: root) { rank[$0] }
+    var lowest = [Int](repeating: 0, count: tree.nodeCapacity)
+    orient(&tree, subtree: root, lowest: &lowest) { rank[$0] }
   }
 
-  /// `orient` for the subtree under `top`, ranking leaves by `rank`.
-  static func orient(_ tree: inout PQTree, subtree top: Int, rank: (Int) -> Int) {
+  /// `orient` for the subtree under `top`, ranking leaves by `rank`. `lowest` is scratch indexed
+  /// by node id (every entry under `top` is written before it is read).
+  static func orient(
+    _ tree: inout PQTree, subtree top: Int, lowest: inout [Int], rank: (Int) -> Int
+  ) {
     let root = top
-    var lowest: [Int: Int] = [:]
     var stack: [(node: Int, expanded: Bool)] = [(root, false)]
     while let (node, expanded) = stack.popLast() {
       if case .leaf(let leaf) = tree.kind(of: node) {
@@ -259,17 +273,16 @@ public struct PQLayoutPass: Pass {
         for child in children { stack.append((child, false)) }
         continue
       }
-      let key = { (child: Int) in lowest[child] ?? Int.max }
       switch tree.kind(of: node) {
       case .pNode:
-        tree.setChildOrder(ofP: node, children.sorted { key($0) < key($1) })
+        tree.setChildOrder(ofP: node, children.sorted { [lowest] in lowest[$0] < lowest[$1] })
       case .qNode:
-        if let first = children.first, let last = children.last, key(first) > key(last) {
+        if let first = children.first, let last = children.last, lowest[first] > lowest[last] {
           tree.reverseQNode(node)
         }
       case .leaf: break
       }
-      lowest[node] = children.map(key).min() ?? Int.max
+      lowest[node] = children.reduce(Int.max) { [lowest] in min($0, lowest[$1]) }
     }
   }
 }

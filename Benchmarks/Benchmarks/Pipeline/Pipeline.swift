@@ -1,0 +1,122 @@
+// Parse+verify, each pass and FSM training on Tree-LSTM mini-batches of about 10k, 100k and 1M
+// nodes. Inputs are built once, outside the measured region; each benchmark measures one call.
+import BatchIR
+import BatchPasses
+import Benchmark
+import Foundation
+import Workloads
+
+/// Tree-LSTM instances average 68 nodes with seed 1, so these give about 10k, 100k and 1M nodes.
+let sizes: [(label: String, instances: Int)] = [("10k", 147), ("100k", 1_470), ("1M", 14_706)]
+
+func treeLSTM(instances: Int) -> Module {
+  var options = WorkloadOptions()
+  options.instances = instances
+  options.seed = 1
+  return WorkloadGenerator.generate(.treeLSTM, options: options)
+}
+
+/// Runs `pipeline` on `module` and returns the result; traps on error (inputs are generated).
+func run(_ pipeline: String, on module: Module) -> Module {
+  var result = module
+  do {
+    _ = try PassManager(pipeline: pipeline).run(on: &result, file: "bench")
+  } catch {
+    fatalError("\(error)")
+  }
+  return result
+}
+
+func configuration(_ size: String) -> Benchmark.Configuration {
+  .init(
+    metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident, .throughput],
+    maxDuration: .seconds(size == "1M" ? 20 : 5),
+    maxIterations: size == "1M" ? 5 : 50)
+}
+
+/// Trains an FSM on the 10k graph once and saves it, for the apply benchmarks.
+func trainedPolicyFile() -> String {
+  let trainer = FSMTrainer(
+    graphs: [BatchingGraph(treeLSTM(instances: sizes[0].instances))], encoding: .max,
+    options: QLearningOptions())
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "dynbatch-bench-\(getpid()).fsm"
+  ).path
+  do {
+    try trainer.train().table.text().write(toFile: path, atomically: true, encoding: .utf8)
+  } catch {
+    fatalError("\(error)")
+  }
+  return path
+}
+
+/// The DyNet Tree-LSTM graph of ../shared/corpus (29,641 nodes), imported, if the corpus is there.
+func dynetTreeLSTM() -> Module? {
+  let path = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("shared/corpus/dynet-treelstm-t64-l16.txt")
+  guard let bytes = FileManager.default.contents(atPath: path.path) else { return nil }
+  return try? EDBatchImporter.importGraph(
+    Array(bytes), file: path.path, tensorBytes: EDBatchImporter.defaultTensorBytes)
+}
+
+let benchmarks: @Sendable () -> Void = {
+  // Issue 3's training target: 1000 episodes on the 30k-node DyNet graph, no early stop and no
+  // refinement, so every iteration does the same work.
+  if let dynet = dynetTreeLSTM() {
+    Benchmark("fsm-batch train 1000 episodes DyNet 30k", configuration: configuration("1M")) {
+      benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(run("fsm-batch{episodes=1000,stop-ratio=0,refine=0}", on: dynet))
+      }
+    }
+  }
+  let policyFile = trainedPolicyFile()
+  for (label, instances) in sizes {
+    let module = treeLSTM(instances: instances)
+    let text = DGPrinter.print(module)
+    let scheduled = run("fsm-batch{policy=agenda}", on: module)
+
+    Benchmark("parse+verify \(label)", configuration: configuration(label)) { benchmark in
+      for _ in benchmark.scaledIterations {
+        do {
+          let parsed = try DGParser.parse(text, file: "bench.dg")
+          try Verifier.verify(parsed, file: "bench.dg")
+          blackHole(parsed)
+        } catch {
+          fatalError("\(error)")
+        }
+      }
+    }
+    for policy in ["agenda", "depth", "typewise"] {
+      Benchmark("fsm-batch policy=\(policy) \(label)", configuration: configuration(label)) {
+        benchmark in
+        for _ in benchmark.scaledIterations {
+          blackHole(run("fsm-batch{policy=\(policy)}", on: module))
+        }
+      }
+    }
+    Benchmark("fsm-batch apply trained table \(label)", configuration: configuration(label)) {
+      benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(run("fsm-batch{load=\(policyFile)}", on: module))
+      }
+    }
+    Benchmark("pq-layout \(label)", configuration: configuration(label)) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(run("pq-layout", on: scheduled)) }
+    }
+  }
+
+  // Training: 100 Q-learning episodes without early stop or refinement, then applying the
+  // learned table (one greedy episode) to the same graph.
+  for (label, instances) in sizes.prefix(2) {
+    let module = treeLSTM(instances: instances)
+    Benchmark("fsm-batch train 100 episodes \(label)", configuration: configuration("1M")) {
+      benchmark in
+      for _ in benchmark.scaledIterations {
+        blackHole(run("fsm-batch{episodes=100,eval-every=100,stop-ratio=0,refine=0}", on: module))
+      }
+    }
+  }
+}
