@@ -57,6 +57,22 @@ expect_error undefined "${types}instance s {\n  %%x = a(%%nope)\n}\n" '5:10: err
 expect_error arity "${types}instance s {\n  %%x = b(_)\n}\n" "5:3: error: '%x' in instance 's' has 1 operand"
 expect_error truncated "${types}instance s {\n  %%x = b(_," '5:12: error: expected an operand'
 
+# Determinism: the same input, options and seed give byte-identical dumps, IR and statistics
+# (timing statistics aside), run after run.
+for sample in samples/tree-lstm.dg samples/lattice-lstm.dg samples/rnn-serving.dg; do
+  for run in 1 2; do
+    "$bin" "$sample" -q --dump-dir "$work/det$run" --emit-ir "$work/det$run/final.dg" \
+      --stats-json "$work/det$run/stats.json" --passes 'fsm-batch{seed=7},pq-layout'
+    sed -i 's/"train_ms" *: *[0-9.e+-]*/"train_ms": 0/' "$work/det$run/stats.json"
+  done
+  if diff -r "$work/det1" "$work/det2" >/dev/null; then
+    pass
+  else
+    fail "determinism on $sample: $(diff -rq "$work/det1" "$work/det2" | head -3)"
+  fi
+  rm -rf "$work/det1" "$work/det2"
+done
+
 # Usage errors exit 2.
 "$bin" --passes 'fsm-batch{' samples/hello.dg >/dev/null 2>&1; [ $? -eq 1 ] && pass || fail "bad pipeline should exit 1"
 "$bin" --no-such-flag >/dev/null 2>&1; [ $? -eq 2 ] && pass || fail "unknown flag should exit 2"

@@ -12,6 +12,12 @@ public enum DumpFormat: String, CaseIterable, Sendable {
 public enum GraphvizRenderer {
   private static let lock = NSLock()
 
+  /// One gvc context for the whole process, created on first use and never freed. Graphviz 2.42's
+  /// pango plugin caches a pointer to the last font name, which lives in the context's font
+  /// table: freeing the context between renders leaves that pointer dangling (AddressSanitizer
+  /// finds the use-after-free on the second render). Only touched while `lock` is held.
+  nonisolated(unsafe) private static var sharedContext: OpaquePointer?
+
   public struct RenderError: Error, CustomStringConvertible {
     public var description: String
   }
@@ -55,10 +61,10 @@ public enum GraphvizRenderer {
   ) throws(RenderError) -> T {
     lock.lock()
     defer { lock.unlock() }
-    guard let gvc = gvContext() else {
+    if sharedContext == nil { sharedContext = gvContext() }
+    guard let gvc = sharedContext else {
       throw RenderError(description: "Graphviz context could not be created")
     }
-    defer { gvFreeContext(gvc) }
     let pool = StringPool()
     defer { pool.release() }
     func mutable(_ text: String) -> UnsafeMutablePointer<CChar> { pool.intern(text) }
