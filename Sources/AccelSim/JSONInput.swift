@@ -83,14 +83,20 @@ public enum JSONInput {
     }
   }
 
-  /// A diagnostic pointing at the last named key of `path` in the text (the first `{` when the
-  /// path names no key).
+  /// A diagnostic pointing at the last key of `path` in the text (the first `{` when the path is
+  /// empty; no location inside arrays).
   static func located(_ message: String, near path: [any CodingKey], bytes: [UInt8], file: String)
     -> Diagnostic
   {
-    let location =
-      path.last { $0.intValue == nil }.flatMap { findKey($0.stringValue, in: bytes) }
-      ?? findByte(UInt8(ascii: "{"), in: bytes) ?? .unknown
+    // Keys inside arrays repeat, so only paths without an index are searched for.
+    let location: SourceLocation
+    if path.contains(where: { $0.intValue != nil }) {
+      location = .unknown
+    } else {
+      location =
+        path.last.flatMap { findKey($0.stringValue, in: bytes) }
+        ?? findByte(UInt8(ascii: "{"), in: bytes) ?? .unknown
+    }
     return Diagnostic(file: file, location: location, message: message).withSource(bytes)
   }
 
