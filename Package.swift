@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "BatchPasses", targets: ["BatchPasses"]),
     .library(name: "PQTree", targets: ["PQTree"]),
     .library(name: "Workloads", targets: ["Workloads"]),
+    .library(name: "AccelSim", targets: ["AccelSim"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +31,8 @@ let package = Package(
         .product(name: "HeapModule", package: "swift-collections"),
       ]
     ),
+    // The accelerator program, its builder, presets and the simulator.
+    .target(name: "AccelSim", dependencies: ["BatchIR"]),
     // The Graphviz C library (cgraph + gvc) as a system library.
     .systemLibrary(
       name: "CGraphviz",
@@ -42,13 +45,14 @@ let package = Package(
     .executableTarget(
       name: "optimizer",
       dependencies: [
-        "BatchIR", "BatchPasses", "GraphvizDump", "Workloads",
+        "AccelSim", "BatchIR", "BatchPasses", "GraphvizDump", "Workloads",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .testTarget(name: "PQTreeTests", dependencies: ["PQTree"]),
     .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads"]),
     .testTarget(name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads"]),
+    .testTarget(name: "AccelSimTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses"]),
     .testTarget(name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads"]),
     // Runs the pass-level golden cases under passes/.
     .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses"]),

@@ -72,6 +72,36 @@ for sample in samples/tree-lstm.dg samples/lattice-lstm.dg samples/rnn-serving.d
   fi
   rm -rf "$work/det1" "$work/det2"
 done
+# Accelerator programs: emitted as JSON and text, simulated on both presets and a preset file;
+# the figures land under "simulate" in --stats-json; a bad preset exits 1 and writes nothing.
+if "$bin" samples/rnn-serving.dg -q --accelerator tpu-v1 --emit-program "$work/p.json" --stats-json "$work/sim-stats.json" \
+  && grep -q '"simulate": {"cycles": ' "$work/sim-stats.json" \
+  && "$bin" samples/rnn-serving.dg -q --emit-program "$work/p.txt" --accelerator tpu-v1 \
+  && "$bin" simulate "$work/p.json" --accelerator tpu-v1 --json "$work/r-json.json" >/dev/null \
+  && "$bin" simulate "$work/p.txt" --accelerator samples/accelerators/tpu-v1.json --json "$work/r-text.json" >/dev/null \
+  && cmp -s "$work/r-json.json" "$work/r-text.json" && grep -q '"energy_per_request_pj": ' "$work/r-json.json"; then
+  pass
+else
+  fail "emit and simulate a program"
+fi
+"$bin" simulate "$work/p.txt" --accelerator epur | grep -q '^  latency_p99_s ' && pass || fail "simulate on epur"
+grep -v '"clock_hz"' samples/accelerators/epur.json >"$work/no-clock.json"
+err=$("$bin" samples/hello.dg --accelerator "$work/no-clock.json" --stats-json "$work/bad.json" 2>&1 >/dev/null)
+status=$?
+if [ $status -eq 1 ] && [[ "$err" == "$work/no-clock.json:1:1: error: missing field 'clock_hz'"* ]] && [ ! -e "$work/bad.json" ]; then
+  pass
+else
+  fail "preset without clock_hz: status $status, stderr: $err"
+fi
+"$bin" simulate "$work/p.txt" --accelerator no-such-chip >/dev/null 2>&1; [ $? -eq 1 ] && pass || fail "unknown preset should exit 1"
+printf 'accel-program 1\nlanes 4\nfly\n' >"$work/bad.txt"
+err=$("$bin" simulate "$work/bad.txt" --accelerator epur --json "$work/bad-r.json" 2>&1 >/dev/null)
+status=$?
+if [ $status -eq 1 ] && [[ "$err" == "$work/bad.txt:3:1: error: unknown instruction 'fly'"* ]] && [ ! -e "$work/bad-r.json" ]; then
+  pass
+else
+  fail "bad program: status $status, stderr: $err"
+fi
 
 # Usage errors exit 2.
 "$bin" --passes 'fsm-batch{' samples/hello.dg >/dev/null 2>&1; [ $? -eq 1 ] && pass || fail "bad pipeline should exit 1"

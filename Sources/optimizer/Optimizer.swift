@@ -1,3 +1,4 @@
+import AccelSim
 import ArgumentParser
 import BatchIR
 import BatchPasses
@@ -10,7 +11,10 @@ struct Optimizer: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "optimizer",
     abstract: "Batch, lay out and pack dynamic neural network graphs (.dg files).",
-    subcommands: [RunCommand.self, ImportCommand.self, GenerateCommand.self, TrainCommand.self],
+    subcommands: [
+      RunCommand.self, ImportCommand.self, GenerateCommand.self, TrainCommand.self,
+      SimulateCommand.self,
+    ],
     defaultSubcommand: RunCommand.self
   )
 }
@@ -43,6 +47,18 @@ struct RunCommand: ParsableCommand {
 
   @Option(name: .long, help: "Write the statistics of the input and of every pass as JSON.")
   var statsJson: String?
+
+  @Option(
+    name: .long,
+    help: "Write the accelerator program after the pipeline (JSON when the name ends in .json).")
+  var emitProgram: String?
+
+  @Option(
+    name: .long,
+    help:
+      "Simulate the program on this preset (tpu-v1, epur, or a preset JSON file); the figures go under \"simulate\" in --stats-json."
+  )
+  var accelerator: String?
 
   @Flag(name: .long, help: "Verify the module after every pass.")
   var verifyEach = false
@@ -81,6 +97,7 @@ struct RunCommand: ParsableCommand {
     for name in printAfter where name != "all" && PassRegistry.pass(named: name) == nil {
       throw ValidationError("--print-after: unknown pass '\(name)'")
     }
+    let preset = try accelerator.map { (name) throws(Diagnostic) in try loadPreset(name) }
     var module = try loadModule(file)
     let input = module
     var outputs = PendingOutputs()
@@ -115,8 +132,28 @@ struct RunCommand: ParsableCommand {
       }
     }
     if let emitIr { outputs.add(emitIr, DGPrinter.print(module)) }
+    var extraSections: [(String, [(String, Double)])] = []
+    if emitProgram != nil || preset != nil {
+      let builder =
+        preset.map(ProgramBuilder.init(preset:))
+        ?? ProgramBuilder(lanes: AcceleratorPreset.tpuV1.lanes)
+      let program = try builder.build(module, file: file)
+      if let emitProgram { outputs.add(emitProgram, programBytes(program, path: emitProgram)) }
+      if let preset {
+        let report = try Simulator(preset: preset).run(program, file: file)
+        if !quiet {
+          print(
+            "simulate: "
+              + report.entries.prefix(15).map { "\($0.name)=\(jsonNumber($0.value))" }.joined(
+                separator: " "))
+        }
+        extraSections.append(("simulate", report.entries.map { ($0.name, $0.value) }))
+      }
+    }
     if let statsJson {
-      outputs.add(statsJson, Array(statisticsJSON(input: input, records: records).utf8))
+      outputs.add(
+        statsJson,
+        Array(statisticsJSON(input: input, records: records, extra: extraSections).utf8))
     }
     try outputs.writeAll()
   }

@@ -48,8 +48,10 @@ func jsonString(_ text: String) -> String {
 }
 
 /// `{"input": {...}, "<pass>": {...}, …}` with keys in pipeline order; a pass that runs twice
-/// gets `#2`, `#3` after its name.
-func statisticsJSON(input module: Module, records: [PassManager.Record]) -> String {
+/// gets `#2`, `#3` after its name. `extra` sections (such as "simulate") come last.
+func statisticsJSON(
+  input module: Module, records: [PassManager.Record], extra: [(String, [(String, Double)])] = []
+) -> String {
   var sections: [(String, [(String, Double)])] = [
     (
       "input",
@@ -65,6 +67,7 @@ func statisticsJSON(input module: Module, records: [PassManager.Record]) -> Stri
     let key = seen[record.name] == 1 ? record.name : "\(record.name)#\(seen[record.name] ?? 0)"
     sections.append((key, record.statistics.entries.map { ($0.name, $0.value) }))
   }
+  sections += extra
   var out = "{\n"
   for (i, section) in sections.enumerated() {
     out += "  \(jsonString(section.0)): {"

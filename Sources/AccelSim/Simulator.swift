@@ -1,0 +1,128 @@
+import BatchIR
+
+/// Runs a program on a preset, in order, one instruction at a time, and reports cycles, energy
+/// and per-request latency. Weight sets that fit the weight buffer stay resident until evicted
+/// (least recently used first), so only loads that miss cost DRAM traffic.
+public struct Simulator: Sendable {
+  public let preset: AcceleratorPreset
+
+  public init(preset: AcceleratorPreset) {
+    self.preset = preset
+  }
+
+  /// Simulates `program` (checked with `Program.validate` first).
+  public func run(_ program: Program, file: String = "<program>") throws(Diagnostic)
+    -> SimulationReport
+  {
+    try program.validate(file: file)
+    let model = CostModel(preset: preset, opTypes: program.opTypes)
+    let clockHz = preset.clockHz
+    let overhead = Int64(preset.issueOverheadCycles)
+
+    var residency = WeightResidency(
+      typeCount: program.opTypes.count, capacity: Int64(preset.weightBufferBytes))
+    let arrivalCycle = program.requests.map { Int64(($0.arrival * clockHz).rounded(.up)) }
+    var completion = [Int64](repeating: -1, count: program.requests.count)
+
+    var totals = SimulationReport.Totals()
+    var clock: Int64 = 0
+    func add(_ cost: CostModel.Cost) {
+      clock += cost.cycles
+      totals.busyCycles += cost.cycles
+      totals.sramBytes += cost.sramBytes
+      totals.dramBytes += cost.dramBytes
+      totals.computeEnergyPJ += cost.computeEnergyPJ
+      totals.sramEnergyPJ += cost.sramEnergyPJ
+      totals.dramEnergyPJ += cost.dramEnergyPJ
+    }
+    func admit(_ request: Int32) {
+      let arrival = arrivalCycle[Int(request)]
+      if arrival > clock {
+        totals.idleCycles += arrival - clock
+        clock = arrival
+      }
+    }
+
+    for instruction in program.instructions {
+      switch instruction {
+      case .execute(let e):
+        add(model.execution(e))
+        totals.macs += Double(e.macs)
+        let laneSteps = Double(e.lanes) * Double(e.steps)
+        totals.laneSteps += laneSteps
+        totals.usefulLaneSteps += Double(e.rows)
+        totals.usefulMacs += Double(e.macs) * Double(e.rows) / laneSteps
+      case .loadWeights(let type, let bytes):
+        if residency.load(Int(type), bytes: bytes) {
+          totals.weightHits += 1
+        } else {
+          totals.weightMisses += 1
+          add(model.weightLoad(bytes: bytes))
+        }
+      case .gather(let bytes), .copy(let bytes):
+        add(model.copy(bytes: bytes))
+      case .start(let request):
+        admit(request)
+      case .refillLane(_, let request):
+        admit(request)
+        add(CostModel.Cost(cycles: overhead))
+      case .resetLane:
+        add(CostModel.Cost(cycles: overhead))
+      case .complete(let request):
+        completion[Int(request)] = clock
+      }
+    }
+
+    totals.cycles = clock
+    var latencies: [Double] = []
+    latencies.reserveCapacity(program.requests.count)
+    for (request, done) in completion.enumerated() {
+      let end = done >= 0 ? done : clock
+      latencies.append(Double(end) / clockHz - program.requests[request].arrival)
+    }
+    totals.instructions = program.instructions.count
+    totals.requests = program.requests.count
+    return SimulationReport(preset: preset, totals: totals, latencies: latencies)
+  }
+}
+
+/// Which op types' weights are on chip, evicting the least recently used when a load needs room.
+struct WeightResidency {
+  let capacity: Int64
+  private var residentBytes: [Int64]
+  private var lastUse: [Int64]
+  private var used: Int64 = 0
+  private var tick: Int64 = 0
+
+  init(typeCount: Int, capacity: Int64) {
+    self.capacity = capacity
+    residentBytes = [Int64](repeating: 0, count: typeCount)
+    lastUse = [Int64](repeating: 0, count: typeCount)
+  }
+
+  /// Whether `type`'s weights were already resident (a hit). On a miss they become resident when
+  /// they fit, evicting others; larger sets stream through and stay off chip.
+  mutating func load(_ type: Int, bytes: Int64) -> Bool {
+    tick += 1
+    if residentBytes[type] >= bytes && bytes > 0 {
+      lastUse[type] = tick
+      return true
+    }
+    if bytes == 0 { return true }
+    used -= residentBytes[type]
+    residentBytes[type] = 0
+    guard bytes <= capacity else { return false }
+    while used + bytes > capacity {
+      var victim = -1
+      for t in residentBytes.indices where residentBytes[t] > 0 {
+        if victim < 0 || lastUse[t] < lastUse[victim] { victim = t }
+      }
+      used -= residentBytes[victim]
+      residentBytes[victim] = 0
+    }
+    residentBytes[type] = bytes
+    used += bytes
+    lastUse[type] = tick
+    return false
+  }
+}
