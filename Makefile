@@ -1,7 +1,7 @@
 # The two set-up commands of the README, and a few helpers.
 SWIFT ?= swift
 
-.PHONY: deps run test build release format
+.PHONY: deps run test build release format results guard
 
 deps:
 	@scripts/ensure-deps.sh
@@ -10,10 +10,19 @@ deps:
 run: deps
 	$(SWIFT) run optimizer samples/tree-lstm.dg --dump-dir out --stats-json out/stats.json --emit-ir out/final.dg
 
-# Unit, property and golden tests, then end-to-end checks of the command.
+# Unit, property and golden tests, end-to-end checks of the command, and the regression guard.
 test: deps
 	$(SWIFT) test
 	scripts/cli-check.sh
+	$(SWIFT) run -q optimizer report --check scripts/results-baseline.txt -q
+
+# The regression guard alone: corpus G0 batch counts and bytes copied against the baseline.
+guard: deps
+	$(SWIFT) run -q optimizer report --check scripts/results-baseline.txt -q
+
+# Regenerates docs/results.md and its charts (release build; a few minutes).
+results: deps
+	$(SWIFT) run -c release optimizer report -o docs/results.md
 
 build: deps
 	$(SWIFT) build

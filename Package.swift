@@ -33,6 +33,8 @@ let package = Package(
     ),
     // The accelerator program, its builder, presets and the simulator.
     .target(name: "AccelSim", dependencies: ["BatchIR"]),
+    // The results report (docs/results.md), its SVG charts, and the CI regression guard.
+    .target(name: "Reporting", dependencies: ["BatchIR", "BatchPasses", "Workloads"]),
     // The Graphviz C library (cgraph + gvc) as a system library.
     .systemLibrary(
       name: "CGraphviz",
@@ -45,7 +47,7 @@ let package = Package(
     .executableTarget(
       name: "optimizer",
       dependencies: [
-        "AccelSim", "BatchIR", "BatchPasses", "GraphvizDump", "Workloads",
+        "AccelSim", "BatchIR", "BatchPasses", "GraphvizDump", "Reporting", "Workloads",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -53,6 +55,7 @@ let package = Package(
     .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads"]),
     .testTarget(name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads"]),
     .testTarget(name: "AccelSimTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses"]),
+    .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
     .testTarget(name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads"]),
     // Runs the pass-level golden cases under passes/.
     .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses"]),
