@@ -35,6 +35,11 @@ extension BatchingRun {
 /// DyNet's agenda-based autobatching: the ready type whose nodes have the lowest average depth
 /// over the whole graph (single precision, as DyNet); ties go to the lower type index.
 public struct AgendaPolicy: BatchingPolicy {
+  /// Stateless, but not zero-sized: Swift 6.3's ThreadSanitizer instrumentation crashes on an
+  /// inout access to a zero-sized value in unspecialized generic code (`schedule(_:policy:name:)`),
+  /// as in swiftlang/swift#35579, whose fix covers only types known to be empty.
+  private var notEmpty: UInt8 = 0
+
   public init() {}
 
   public func choose(_ run: BatchingRun) -> Int {
@@ -49,6 +54,11 @@ public struct AgendaPolicy: BatchingPolicy {
 
 /// ED-Batch's variant of the agenda: the average depth is taken over the nodes not yet run.
 public struct DynamicAgendaPolicy: BatchingPolicy {
+  /// Stateless, but not zero-sized: Swift 6.3's ThreadSanitizer instrumentation crashes on an
+  /// inout access to a zero-sized value in unspecialized generic code (`schedule(_:policy:name:)`),
+  /// as in swiftlang/swift#35579, whose fix covers only types known to be empty.
+  private var notEmpty: UInt8 = 0
+
   public init() {}
 
   public func choose(_ run: BatchingRun) -> Int {
@@ -71,6 +81,11 @@ public struct DynamicAgendaPolicy: BatchingPolicy {
 /// Greedy on ED-Batch's reward: the ready type whose ready nodes are the largest share of its
 /// frontier; ties go to the lower average depth, then the lower type index.
 public struct TypewisePolicy: BatchingPolicy {
+  /// Stateless, but not zero-sized: Swift 6.3's ThreadSanitizer instrumentation crashes on an
+  /// inout access to a zero-sized value in unspecialized generic code (`schedule(_:policy:name:)`),
+  /// as in swiftlang/swift#35579, whose fix covers only types known to be empty.
+  private var notEmpty: UInt8 = 0
+
   public init() {}
 
   public func choose(_ run: BatchingRun) -> Int {
