@@ -51,14 +51,18 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    // Helpers shared by the test targets (repository and corpus paths, parsing).
+    .target(name: "TestSupport", dependencies: ["BatchIR"], path: "Tests/TestSupport"),
     .testTarget(name: "PQTreeTests", dependencies: ["PQTree"]),
-    .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads"]),
-    .testTarget(name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads"]),
+    .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads", "TestSupport"]),
+    .testTarget(
+      name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads", "TestSupport"]),
     .testTarget(name: "AccelSimTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
-    .testTarget(name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads"]),
+    .testTarget(
+      name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads", "TestSupport"]),
     // Runs the pass-level golden cases under passes/.
-    .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses"]),
+    .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

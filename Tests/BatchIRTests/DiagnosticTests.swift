@@ -1,4 +1,5 @@
 import BatchIR
+import TestSupport
 import Testing
 
 /// One test per kind of parse error, with its exact location.

@@ -1,5 +1,6 @@
 import BatchIR
 import Foundation
+import TestSupport
 import Testing
 import Workloads
 

@@ -1,6 +1,7 @@
 import BatchIR
 import BatchPasses
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct FSMTableTests {

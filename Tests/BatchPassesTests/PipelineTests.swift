@@ -1,5 +1,6 @@
 import BatchIR
 import BatchPasses
+import TestSupport
 import Testing
 
 @Suite struct PipelineTests {

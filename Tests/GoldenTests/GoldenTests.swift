@@ -1,6 +1,7 @@
 import BatchIR
 import BatchPasses
 import Foundation
+import TestSupport
 import Testing
 
 /// Pass-level golden cases, in the style of LLVM's test/Transforms: every `passes/<pass>/NAME.dg`

@@ -1,6 +1,7 @@
 import BatchIR
 import Foundation
 import GraphvizDump
+import TestSupport
 import Testing
 import Workloads
 
