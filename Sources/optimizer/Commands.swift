@@ -107,7 +107,7 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "The policy file to write.")
   var output: String
 
-  @Option(name: .long, help: "State encoding: base, sort or max.")
+  @Option(name: .long, help: "State encoding: base, sort, max or frontier.")
   var encoding: String = StateEncoding.max.rawValue
 
   @Option(name: .long, help: "Training episodes.")

@@ -5,17 +5,18 @@ import TestSupport
 import Testing
 
 @Suite struct FSMTableTests {
-  func trained() -> (FSMTable, BatchingGraph) {
+  func trained(_ encoding: StateEncoding = .max) -> (FSMTable, BatchingGraph) {
     let module = randomModule(seed: 12, count: 30, types: 4, instances: 3)
     let graph = BatchingGraph(module)
     var options = QLearningOptions()
     options.episodes = 80
     options.stopRatio = 0
-    return (FSMTrainer(graphs: [graph], encoding: .max, options: options).train().table, graph)
+    return (FSMTrainer(graphs: [graph], encoding: encoding, options: options).train().table, graph)
   }
 
-  @Test func textFormRoundTrips() throws {
-    let (table, _) = trained()
+  @Test(arguments: StateEncoding.allCases)
+  func textFormRoundTrips(_ encoding: StateEncoding) throws {
+    let (table, _) = trained(encoding)
     #expect(table.stateCount > 0)
     let text = table.text()
     let parsed = try FSMTable.parse(text, file: "p.fsm")
@@ -49,7 +50,7 @@ import Testing
         == "p.fsm:1:12: error: unsupported policy format version 9; this tool reads 1")
     #expect(
       error("fsm-policy 1\nencoding wide\n")?.headline
-        == "p.fsm:2:10: error: expected 'encoding base|sort|max'")
+        == "p.fsm:2:10: error: expected 'encoding base|sort|max|frontier'")
     #expect(
       error("fsm-policy 1\ntypes a b\nstate a c -> a : a=1/1\n")?.headline
         == "p.fsm:3:9: error: unknown type 'c' (not on the 'types' line)")

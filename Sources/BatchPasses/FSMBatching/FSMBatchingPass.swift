@@ -11,7 +11,7 @@ public struct FSMBatchingPass: Pass {
     "batch nodes of one op type together (ED-Batch FSM, DyNet agenda/depth, exact)"
   public static let optionSummary = [
     "policy=fsm|agenda|agenda-dynamic|depth|typewise|exact: how to choose the next batch (fsm)",
-    "encoding=base|sort|max: FSM state encoding (max)",
+    "encoding=base|sort|max|frontier: FSM state encoding (max)",
     "load=FILE: apply a trained FSM policy instead of training on the input",
     "episodes=N: training episodes (1000)",
     "n-step=N: n-step return length (10)",

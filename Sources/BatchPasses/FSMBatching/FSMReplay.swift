@@ -40,7 +40,7 @@ public struct FSMReplay {
         if run.isFinished { break }
         let key = policy.encoder.key(run)
         let names = key.map { t in
-          t == StateEncoder.unknownType ? "?" : t < 0 ? "|" : table.typeNames[Int(t)]
+          t == StateEncoder.unknownType ? "?" : table.keyWord(t)
         }
         let current = state(names, known: table.state(key) != nil)
         if let previous {

@@ -8,6 +8,9 @@ public enum StateEncoding: String, CaseIterable, Sendable {
   case sort
   /// `base` plus the type with the most ready nodes.
   case max
+  /// `base` with each ready type marked by whether its whole frontier is ready (running it now
+  /// takes every node that could share its batch: reward 0). Not one of ED-Batch's.
+  case frontier
 }
 
 /// The learned finite-state machine: for each state (an encoding of the ready set) the value
@@ -110,7 +113,13 @@ public struct FSMTable: Equatable, Sendable {
   public func readyTypes(ofState s: Int) -> [Int32] {
     let key = stateKeys[s]
     let end = key.firstIndex(of: -1) ?? key.count
-    return Array(key[..<end])
+    return key[..<end].map { $0 <= -2 ? -2 - $0 : $0 }
+  }
+
+  /// The text of one state-key entry: a type name, `NAME!` for a type whose whole frontier is
+  /// ready (`frontier` encoding), or `|` before a `max` state's most-ready type.
+  public func keyWord(_ entry: Int32) -> String {
+    entry == -1 ? "|" : entry <= -2 ? typeNames[Int(-2 - entry)] + "!" : typeNames[Int(entry)]
   }
 
   /// Errors when the table shares no batchable op type with the graph: none of its states could
@@ -142,13 +151,14 @@ extension FSMTable {
   /// ```
   /// Each state line gives the ready-type tuple, the type the FSM runs there (`-` for none),
   /// and the learned value and visit count of every action taken. A `max` state writes its
-  /// most-ready type after `|`. Values round-trip exactly.
+  /// most-ready type after `|`; a `frontier` state marks complete types `NAME!`. Values
+  /// round-trip exactly.
   public func text() -> String {
     var out =
       "fsm-policy \(FSMTable.formatVersion)\nencoding \(encoding.rawValue)\ntypes \(typeNames.joined(separator: " "))\n"
     for (s, key) in stateKeys.enumerated() {
       out += "state"
-      for t in key { out += t < 0 ? " |" : " \(typeNames[Int(t)])" }
+      for t in key { out += " " + keyWord(t) }
       out += " -> \(choices[s] < 0 ? "-" : typeNames[Int(choices[s])]) :"
       for entry in actions[s] {
         out += " \(typeNames[Int(entry.action)])=\(entry.value)/\(entry.visits)"
@@ -200,7 +210,8 @@ extension FSMTable {
       case "encoding":
         guard words.count == 2, let encoding = StateEncoding(rawValue: String(words[1])) else {
           throw fail(
-            "expected 'encoding base|sort|max'", word: words.count > 1 ? words[1] : keyword)
+            "expected 'encoding base|sort|max|frontier'", word: words.count > 1 ? words[1] : keyword
+          )
         }
         table.encoding = encoding
       case "types":
@@ -225,6 +236,8 @@ extension FSMTable {
             key.append(-1)
           } else if let t = table.typeIndex[String(word)] {
             key.append(t)
+          } else if word.hasSuffix("!"), let t = table.typeIndex[String(word.dropLast())] {
+            key.append(-2 - t)
           } else {
             throw fail("unknown type '\(word)' (not on the 'types' line)", word: word)
           }

@@ -50,6 +50,13 @@ struct StateEncoder {
       }
       key.append(-1)
       key.append(tableType[Int(most)])
+    case .frontier:
+      // Type indices are non-negative; a complete type is written as -2 - index.
+      key = run.readyTypes.map { t in
+        let type = tableType[Int(t)]
+        let complete = run.ready[Int(t)].count >= Int(run.frontierCount[Int(t)])
+        return complete && type != Self.unknownType ? -2 - type : type
+      }.sorted()
     }
     return key
   }

@@ -185,25 +185,36 @@ public struct PQLayoutPass: Pass {
       for (i, leaf) in leaves(under: node).enumerated() { position[leaf] = start + i }
       for (leaf, _) in key { keyOf[leaf] = Int.max }
     }
-    let order =
-      direction == .forward
-      ? Array(0..<schedule.batchCount) : Array((0..<schedule.batchCount).reversed())
-    for b in order {
-      let batch = schedule.batch(b)
-      guard batch.count > 1,
-        let operands = largestSlice(of: batch, module: module, requirements: requirements)
-      else { continue }
-      switch direction {
-      case .forward:
-        guard let node = subtree(ofBatch: b) else { continue }
+    switch direction {
+    case .forward:
+      for b in 0..<schedule.batchCount {
+        let batch = schedule.batch(b)
+        guard batch.count > 1,
+          let operands = largestSlice(of: batch, module: module, requirements: requirements),
+          let node = subtree(ofBatch: b)
+        else { continue }
         turn(node, key: zip(batch, operands).map { (Int($0), position[Int($1)]) })
-      case .backward:
-        var keys: [Int32: [(leaf: Int, key: Int)]] = [:]
-        for (r, o) in zip(batch, operands) {
-          keys[batchOf[Int(o)], default: []].append((Int(o), position[Int(r)]))
+      }
+    case .backward:
+      // Each producer batch is turned once, when the loop reaches it: its consumers come later
+      // in the schedule, so their positions are final by then. A tensor's key is (the earliest
+      // consumer batch that reads it, the position of that consumer's result in the consumer's
+      // order), packed into one integer; turning by every consumer in turn, latest first, would
+      // give the same order when each tensor has one consumer, at a cost of one sort of the
+      // producer per consumer instead of one in all.
+      var consumerKey = [Int](repeating: Int.max, count: module.nodeCount)
+      for b in (0..<schedule.batchCount).reversed() {
+        let batch = schedule.batch(b)
+        if batch.count > 1, let node = subtree(ofBatch: b),
+          batch.contains(where: { consumerKey[Int($0)] != Int.max })
+        {
+          turn(node, key: batch.map { (Int($0), consumerKey[Int($0)]) })
         }
-        for (producer, key) in keys.sorted(by: { $0.key < $1.key }) where producer >= 0 {
-          if let node = subtree(ofBatch: Int(producer)) { turn(node, key: key) }
+        guard batch.count > 1,
+          let operands = largestSlice(of: batch, module: module, requirements: requirements)
+        else { continue }
+        for (r, o) in zip(batch, operands) where batchOf[Int(o)] >= 0 {
+          consumerKey[Int(o)] = min(consumerKey[Int(o)], b * module.nodeCount + position[Int(r)])
         }
       }
     }
