@@ -27,7 +27,7 @@ let package = Package(
     .target(
       name: "BatchPasses",
       dependencies: [
-        "BatchIR", "PQTree",
+        "AccelSim", "BatchIR", "PQTree",
         .product(name: "HeapModule", package: "swift-collections"),
       ]
     ),
@@ -51,7 +51,8 @@ let package = Package(
     ),
     .testTarget(name: "PQTreeTests", dependencies: ["PQTree"]),
     .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads"]),
-    .testTarget(name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads"]),
+    .testTarget(
+      name: "BatchPassesTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses", "Workloads"]),
     .testTarget(name: "AccelSimTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses"]),
     .testTarget(name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads"]),
     // Runs the pass-level golden cases under passes/.

@@ -3,7 +3,9 @@ import BatchIR
 /// All passes the tool knows, by pipeline name.
 public enum PassRegistry {
   /// Registered passes, in the order `--list-passes` shows them.
-  public static let passes: [any Pass.Type] = [FSMBatchingPass.self, PQLayoutPass.self]
+  public static let passes: [any Pass.Type] = [
+    FSMBatchingPass.self, PQLayoutPass.self, EBatchPackingPass.self,
+  ]
 
   /// The pipeline run when none is given.
   public static let defaultPipeline = "fsm-batch,pq-layout"
