@@ -8,7 +8,7 @@ public enum PassRegistry {
   ]
 
   /// The pipeline run when none is given.
-  public static let defaultPipeline = "fsm-batch,pq-layout"
+  public static let defaultPipeline = "fsm-batch,pq-layout,ebatch-pack"
 
   public static func pass(named name: String) -> (any Pass.Type)? {
     passes.first { $0.name == name }
