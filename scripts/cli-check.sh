@@ -103,6 +103,31 @@ else
   fail "bad program: status $status, stderr: $err"
 fi
 
+# ebatch-pack: the default pipeline packs the serving sample (refills in the program, the chart in
+# the dump); the three strategies run on both presets; a mixed module is a located error.
+if "$bin" samples/rnn-serving.dg -q --dump-dir "$work/pack" --emit-program "$work/pack.txt" --accelerator epur \
+  && grep -q '^packing strategy=ebatch' "$work/pack/03-ebatch-pack.dg" && grep -q 'refill' "$work/pack.txt" \
+  && grep -q 'packing: ebatch' "$work/pack/03-ebatch-pack.dot"; then
+  pass
+else
+  fail "ebatch-pack in the default pipeline"
+fi
+for preset in epur tpu-v1; do
+  for strategy in padding cellular 'ebatch,steps=8' 'ebatch,latency-slo=0.05'; do
+    "$bin" samples/rnn-serving.dg -q --verify-each --passes "ebatch-pack{strategy=$strategy,accelerator=$preset}" \
+      --accelerator "$preset" --stats-json "$work/pk.json" && grep -q '"packed_requests": ' "$work/pk.json" \
+      && pass || fail "ebatch-pack strategy=$strategy on $preset"
+  done
+done
+printf 'dg 1\ntype l = lstm(f32[4], f32[4]) -> f32[4] recurrent\ninstance a {\n  rnn(l) steps=2\n}\ninstance b {\n  %%x = l(_, _)\n}\n' >"$work/mixed.dg"
+err=$("$bin" "$work/mixed.dg" --passes ebatch-pack --emit-ir "$work/mixed-out.dg" 2>&1 >/dev/null)
+status=$?
+if [ $status -eq 1 ] && [[ "$err" == *":6:10: error: ebatch-pack packs recurrent requests only; instance 'b'"* ]] && [ ! -e "$work/mixed-out.dg" ]; then
+  pass
+else
+  fail "mixed module: status $status, stderr: $err"
+fi
+
 # Usage errors exit 2.
 "$bin" --passes 'fsm-batch{' samples/hello.dg >/dev/null 2>&1; [ $? -eq 1 ] && pass || fail "bad pipeline should exit 1"
 "$bin" --no-such-flag >/dev/null 2>&1; [ $? -eq 2 ] && pass || fail "unknown flag should exit 2"

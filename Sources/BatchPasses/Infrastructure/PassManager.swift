@@ -102,7 +102,14 @@ public struct PassManager {
     for (index, scheduled) in passes.enumerated() {
       var statistics = PassStatistics()
       let start = clock.now
-      try scheduled.pass.run(on: &module, statistics: &statistics)
+      do {
+        try scheduled.pass.run(on: &module, statistics: &statistics)
+      } catch {
+        // A pass that locates an error in the input leaves the file name to the manager.
+        var located = error
+        if located.file.isEmpty { located.file = file }
+        throw located
+      }
       let elapsed = clock.now - start
       let seconds =
         Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

@@ -112,14 +112,14 @@ public struct EBatchPackingPass: Pass {
     for instance in module.instances {
       guard let recurrence = instance.recurrence else {
         throw Diagnostic(
-          file: Self.name, location: instance.location,
+          file: "", location: instance.location,
           message:
             "ebatch-pack packs recurrent requests only; instance '\(instance.name)' is not in the compact rnn(…) form (split the trace, or run without ebatch-pack)"
         )
       }
       if recurrence.layers != layers {
         throw Diagnostic(
-          file: Self.name, location: instance.location,
+          file: "", location: instance.location,
           message:
             "ebatch-pack: instance '\(instance.name)' runs other layers than '\(recurrent[0].name)'; every request must run the same network"
         )
