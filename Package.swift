@@ -27,7 +27,7 @@ let package = Package(
     .target(
       name: "BatchPasses",
       dependencies: [
-        "BatchIR", "PQTree",
+        "AccelSim", "BatchIR", "PQTree",
         .product(name: "HeapModule", package: "swift-collections"),
       ]
     ),
@@ -56,7 +56,8 @@ let package = Package(
     .testTarget(name: "PQTreeTests", dependencies: ["PQTree"]),
     .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads", "TestSupport"]),
     .testTarget(
-      name: "BatchPassesTests", dependencies: ["BatchPasses", "Workloads", "TestSupport"]),
+      name: "BatchPassesTests",
+      dependencies: ["AccelSim", "BatchIR", "BatchPasses", "Workloads", "TestSupport"]),
     .testTarget(name: "AccelSimTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
     .testTarget(

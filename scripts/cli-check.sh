@@ -57,12 +57,13 @@ expect_error undefined "${types}instance s {\n  %%x = a(%%nope)\n}\n" '5:10: err
 expect_error arity "${types}instance s {\n  %%x = b(_)\n}\n" "5:3: error: '%x' in instance 's' has 1 operand"
 expect_error truncated "${types}instance s {\n  %%x = b(_," '5:12: error: expected an operand'
 
-# Determinism: the same input, options and seed give byte-identical dumps, IR and statistics
-# (timing statistics aside), run after run.
+# Determinism: the same input, options and seed give byte-identical dumps, IR, program and
+# statistics (timing statistics aside), run after run.
 for sample in samples/tree-lstm.dg samples/lattice-lstm.dg samples/rnn-serving.dg; do
   for run in 1 2; do
     "$bin" "$sample" -q --dump-dir "$work/det$run" --emit-ir "$work/det$run/final.dg" \
-      --stats-json "$work/det$run/stats.json" --passes 'fsm-batch{seed=7},pq-layout'
+      --stats-json "$work/det$run/stats.json" --passes 'fsm-batch{seed=7},pq-layout,ebatch-pack' \
+      --accelerator tpu-v1 --emit-program "$work/det$run/program.txt"
     sed -i 's/"train_ms" *: *[0-9.e+-]*/"train_ms": 0/' "$work/det$run/stats.json"
   done
   if diff -r "$work/det1" "$work/det2" >/dev/null; then
@@ -101,6 +102,31 @@ if [ $status -eq 1 ] && [[ "$err" == "$work/bad.txt:3:1: error: unknown instruct
   pass
 else
   fail "bad program: status $status, stderr: $err"
+fi
+
+# ebatch-pack: the default pipeline packs the serving sample (refills in the program, the chart in
+# the dump); the three strategies run on both presets; a mixed module is a located error.
+if "$bin" samples/rnn-serving.dg -q --dump-dir "$work/pack" --emit-program "$work/pack.txt" --accelerator epur \
+  && grep -q '^packing strategy=ebatch' "$work/pack/03-ebatch-pack.dg" && grep -q 'refill' "$work/pack.txt" \
+  && grep -q 'packing: ebatch' "$work/pack/03-ebatch-pack.dot"; then
+  pass
+else
+  fail "ebatch-pack in the default pipeline"
+fi
+for preset in epur tpu-v1; do
+  for strategy in padding cellular 'ebatch,steps=8' 'ebatch,latency-slo=0.05'; do
+    "$bin" samples/rnn-serving.dg -q --verify-each --passes "ebatch-pack{strategy=$strategy,accelerator=$preset}" \
+      --accelerator "$preset" --stats-json "$work/pk.json" && grep -q '"packed_requests": ' "$work/pk.json" \
+      && pass || fail "ebatch-pack strategy=$strategy on $preset"
+  done
+done
+printf 'dg 1\ntype l = lstm(f32[4], f32[4]) -> f32[4] recurrent\ninstance a {\n  rnn(l) steps=2\n}\ninstance b {\n  %%x = l(_, _)\n}\n' >"$work/mixed.dg"
+err=$("$bin" "$work/mixed.dg" --passes ebatch-pack --emit-ir "$work/mixed-out.dg" 2>&1 >/dev/null)
+status=$?
+if [ $status -eq 1 ] && [[ "$err" == *":6:10: error: ebatch-pack packs recurrent requests only; instance 'b'"* ]] && [ ! -e "$work/mixed-out.dg" ]; then
+  pass
+else
+  fail "mixed module: status $status, stderr: $err"
 fi
 
 # Usage errors exit 2.

@@ -85,7 +85,11 @@ public struct ProgramBuilder: Sendable {
   }
 
   /// The program of `module`'s schedule (and layout, when present).
+  /// With a packing (`ebatch-pack`), the program is the packing's (`PackingProgramBuilder`).
   public func build(_ module: Module, file: String = "<module>") throws(Diagnostic) -> Program {
+    if let packing = module.packing {
+      return PackingProgramBuilder(module: module, builder: self).build(packing)
+    }
     guard let schedule = module.schedule else {
       throw Diagnostic(
         file: file, location: .unknown,

@@ -15,73 +15,101 @@ public struct Simulator: Sendable {
     -> SimulationReport
   {
     try program.validate(file: file)
-    let model = CostModel(preset: preset, opTypes: program.opTypes)
-    let clockHz = preset.clockHz
+    var session = SimulationSession(
+      preset: preset, opTypes: program.opTypes, requests: program.requests)
+    for instruction in program.instructions { session.step(instruction) }
+    return session.report(instructions: program.instructions.count)
+  }
+}
+
+/// The simulator's state, one instruction at a time: `Simulator.run` drives it over a whole
+/// program, and a packing pass drives it while it builds a program, so that its clock (which
+/// requests have arrived) is exactly the simulator's. Instructions must be valid for the tables.
+public struct SimulationSession: Sendable {
+  public let preset: AcceleratorPreset
+  public let model: CostModel
+  public let requests: [ProgramRequest]
+  /// Each request's arrival in cycles (rounded up).
+  public let arrivalCycle: [Int64]
+  /// Elapsed cycles so far, waits for arrivals included.
+  public private(set) var clock: Int64 = 0
+  public private(set) var totals = SimulationReport.Totals()
+  /// Each request's completion cycle, -1 until it completes.
+  public private(set) var completion: [Int64]
+  var residency: WeightResidency
+
+  public init(preset: AcceleratorPreset, opTypes: [ProgramOpType], requests: [ProgramRequest]) {
+    self.preset = preset
+    self.model = CostModel(preset: preset, opTypes: opTypes)
+    self.requests = requests
+    arrivalCycle = requests.map { Int64(($0.arrival * preset.clockHz).rounded(.up)) }
+    completion = [Int64](repeating: -1, count: requests.count)
+    residency = WeightResidency(
+      typeCount: opTypes.count, capacity: Int64(preset.weightBufferBytes))
+  }
+
+  private mutating func add(_ cost: CostModel.Cost) {
+    clock += cost.cycles
+    totals.busyCycles += cost.cycles
+    totals.sramBytes += cost.sramBytes
+    totals.dramBytes += cost.dramBytes
+    totals.computeEnergyPJ += cost.computeEnergyPJ
+    totals.sramEnergyPJ += cost.sramEnergyPJ
+    totals.dramEnergyPJ += cost.dramEnergyPJ
+  }
+
+  private mutating func admit(_ request: Int32) {
+    let arrival = arrivalCycle[Int(request)]
+    if arrival > clock {
+      totals.idleCycles += arrival - clock
+      clock = arrival
+    }
+  }
+
+  /// Runs one instruction.
+  public mutating func step(_ instruction: Instruction) {
     let overhead = Int64(preset.issueOverheadCycles)
-
-    var residency = WeightResidency(
-      typeCount: program.opTypes.count, capacity: Int64(preset.weightBufferBytes))
-    let arrivalCycle = program.requests.map { Int64(($0.arrival * clockHz).rounded(.up)) }
-    var completion = [Int64](repeating: -1, count: program.requests.count)
-
-    var totals = SimulationReport.Totals()
-    var clock: Int64 = 0
-    func add(_ cost: CostModel.Cost) {
-      clock += cost.cycles
-      totals.busyCycles += cost.cycles
-      totals.sramBytes += cost.sramBytes
-      totals.dramBytes += cost.dramBytes
-      totals.computeEnergyPJ += cost.computeEnergyPJ
-      totals.sramEnergyPJ += cost.sramEnergyPJ
-      totals.dramEnergyPJ += cost.dramEnergyPJ
-    }
-    func admit(_ request: Int32) {
-      let arrival = arrivalCycle[Int(request)]
-      if arrival > clock {
-        totals.idleCycles += arrival - clock
-        clock = arrival
+    switch instruction {
+    case .execute(let e):
+      add(model.execution(e))
+      totals.macs += Double(e.macs)
+      let laneSteps = Double(e.lanes) * Double(e.steps)
+      totals.laneSteps += laneSteps
+      totals.usefulLaneSteps += Double(e.rows)
+      totals.usefulMacs += Double(e.macs) * Double(e.rows) / laneSteps
+    case .loadWeights(let type, let bytes):
+      if residency.load(Int(type), bytes: bytes) {
+        totals.weightHits += 1
+      } else {
+        totals.weightMisses += 1
+        add(model.weightLoad(bytes: bytes))
       }
+    case .gather(let bytes), .copy(let bytes):
+      add(model.copy(bytes: bytes))
+    case .start(let request):
+      admit(request)
+    case .refillLane(_, let request):
+      admit(request)
+      add(CostModel.Cost(cycles: overhead))
+    case .resetLane:
+      add(CostModel.Cost(cycles: overhead))
+    case .complete(let request):
+      completion[Int(request)] = clock
     }
+  }
 
-    for instruction in program.instructions {
-      switch instruction {
-      case .execute(let e):
-        add(model.execution(e))
-        totals.macs += Double(e.macs)
-        let laneSteps = Double(e.lanes) * Double(e.steps)
-        totals.laneSteps += laneSteps
-        totals.usefulLaneSteps += Double(e.rows)
-        totals.usefulMacs += Double(e.macs) * Double(e.rows) / laneSteps
-      case .loadWeights(let type, let bytes):
-        if residency.load(Int(type), bytes: bytes) {
-          totals.weightHits += 1
-        } else {
-          totals.weightMisses += 1
-          add(model.weightLoad(bytes: bytes))
-        }
-      case .gather(let bytes), .copy(let bytes):
-        add(model.copy(bytes: bytes))
-      case .start(let request):
-        admit(request)
-      case .refillLane(_, let request):
-        admit(request)
-        add(CostModel.Cost(cycles: overhead))
-      case .resetLane:
-        add(CostModel.Cost(cycles: overhead))
-      case .complete(let request):
-        completion[Int(request)] = clock
-      }
-    }
-
+  /// The figures so far; requests that have not completed count as completing now.
+  public func report(instructions: Int) -> SimulationReport {
+    var totals = self.totals
     totals.cycles = clock
     var latencies: [Double] = []
-    latencies.reserveCapacity(program.requests.count)
+    latencies.reserveCapacity(requests.count)
     for (request, done) in completion.enumerated() {
       let end = done >= 0 ? done : clock
-      latencies.append(Double(end) / clockHz - program.requests[request].arrival)
+      latencies.append(Double(end) / preset.clockHz - requests[request].arrival)
     }
-    totals.instructions = program.instructions.count
-    totals.requests = program.requests.count
+    totals.instructions = instructions
+    totals.requests = requests.count
     return SimulationReport(preset: preset, totals: totals, latencies: latencies)
   }
 }

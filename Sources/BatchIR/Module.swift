@@ -103,6 +103,8 @@ public struct Module: Sendable {
   public var schedule: Schedule?
   /// Set by a memory-layout pass (`pq-layout`); needs the schedule.
   public var layout: MemoryLayout?
+  /// Set by a sequence-packing pass (`ebatch-pack`): recurrent requests on lanes over time.
+  public var packing: Packing?
 
   /// The operand id of an external input (an input feature, a zero initial state).
   public static let external: Int32 = -1

@@ -73,7 +73,8 @@ public struct DGParser {
       let location = cursor.location
       guard cursor.peekIsIdentifierStart else {
         throw error(
-          "expected 'type', 'instance', 'schedule' or 'layout', found \(cursor.describeNext())")
+          "expected 'type', 'instance', 'schedule', 'layout' or 'packing', found \(cursor.describeNext())"
+        )
       }
       let keyword = try cursor.identifier()
       switch keyword {
@@ -81,9 +82,11 @@ public struct DGParser {
       case "instance": try parseInstance(at: location)
       case "schedule": try parseSchedule(at: location)
       case "layout": try parseLayout(at: location)
+      case "packing": try parsePacking(at: location)
       default:
         throw error(
-          "expected 'type', 'instance', 'schedule' or 'layout', found '\(keyword)'", at: location)
+          "expected 'type', 'instance', 'schedule', 'layout' or 'packing', found '\(keyword)'",
+          at: location)
       }
     }
     return module
@@ -91,10 +94,120 @@ public struct DGParser {
 
   // MARK: Op types
 
+  /// The instance index of every name, built on first use by the packing section.
+  private var instanceIndex: [String: Int32] = [:]
+
+  /// `packing strategy=S lanes=B steps=N { (round N ('|' segment*)*)* }`, segment
+  /// `NAME@FIRST+COUNT` or `_+COUNT`.
+  private mutating func parsePacking(at location: SourceLocation) throws(Diagnostic) {
+    if module.packing != nil { throw error("duplicate packing section", at: location) }
+    var values: [String] = []
+    for name in ["strategy", "lanes", "steps"] {
+      try cursor.skipTrivia()
+      let keyLocation = cursor.location
+      guard try identifier("'\(name)='") == name else {
+        throw error("expected '\(name)=' in the packing header", at: keyLocation)
+      }
+      try expect("=")
+      if name == "strategy" {
+        values.append(try identifier("a strategy name"))
+      } else {
+        try cursor.skipTrivia()
+        let valueLocation = cursor.location
+        let value = try integer(name == "lanes" ? "a lane count" : "a step count")
+        if value > DGParser.maxSteps || (name == "lanes" && value < 1) {
+          throw error(
+            "\(name) must be between \(name == "lanes" ? 1 : 0) and \(DGParser.maxSteps)",
+            at: valueLocation)
+        }
+        values.append(String(value))
+      }
+    }
+    var packing = Packing(
+      strategy: values[0], lanes: Int(values[1])!, stepsPerChunk: Int(values[2])!,
+      location: location)
+    if instanceIndex.isEmpty {
+      for (index, instance) in module.instances.enumerated() {
+        instanceIndex[instance.name] = Int32(index)
+      }
+    }
+    try expect("{")
+    while true {
+      try cursor.skipTrivia()
+      let roundLocation = cursor.location
+      guard cursor.peekIdentifier() == "round" else { break }
+      _ = try cursor.identifier()
+      try cursor.skipTrivia()
+      let stepsLocation = cursor.location
+      let steps = try integer("a step count")
+      if steps < 1 || steps > DGParser.maxSteps {
+        throw error(
+          "a round's step count must be between 1 and \(DGParser.maxSteps)", at: stepsLocation)
+      }
+      var round = Packing.Round(steps: steps, lanes: [], location: roundLocation)
+      while true {
+        try cursor.skipTrivia()
+        guard cursor.consume("|") else { break }
+        if round.lanes.count >= packing.lanes {
+          throw error(
+            "the round lists more than the packing's \(packing.lanes) lanes", at: roundLocation)
+        }
+        var lane: [Packing.Segment] = []
+        while true {
+          try cursor.skipTrivia()
+          let segmentLocation = cursor.location
+          if cursor.consume("_+") {
+            lane.append(.idle(Int32(try count(at: segmentLocation))))
+            continue
+          }
+          guard cursor.peekIsIdentifierStart else { break }
+          let saved = cursor
+          let name = try cursor.identifier()
+          if cursor.peek != UInt8(ascii: "@") {
+            cursor = saved  // the next 'round', or an error reported below
+            break
+          }
+          guard let request = instanceIndex[name] else {
+            throw error("unknown instance '\(name)'", at: segmentLocation)
+          }
+          try expect("@")
+          try cursor.skipTrivia()
+          let firstLocation = cursor.location
+          let first = try integer("a first step")
+          if first >= DGParser.maxSteps {
+            throw error("step \(first) is out of range", at: firstLocation)
+          }
+          try expect("+")
+          lane.append(
+            Packing.Segment(
+              request: request, first: Int32(first), count: Int32(try count(at: segmentLocation))))
+        }
+        if lane.isEmpty {
+          throw error(
+            "expected a segment ('NAME@FIRST+COUNT' or '_+COUNT'), found \(cursor.describeNext())")
+        }
+        round.lanes.append(lane)
+      }
+      packing.rounds.append(round)
+    }
+    try expect("}", context: "to close the packing")
+    module.packing = packing
+  }
+
+  /// A segment's step count, 1 … maxSteps.
+  private mutating func count(at location: SourceLocation) throws(Diagnostic) -> Int {
+    try cursor.skipTrivia()
+    let value = try integer("a step count")
+    if value < 1 || value > DGParser.maxSteps {
+      throw error("a segment's step count must be between 1 and \(DGParser.maxSteps)", at: location)
+    }
+    return value
+  }
+
   /// `type NAME = KIND(T, T...) -> T [weights(ID: T, …)] [recurrent] [unbatched]`
   private mutating func parseTypeDeclaration(at location: SourceLocation) throws(Diagnostic) {
-    if module.schedule != nil {
-      throw error("op types must be declared before the schedule", at: location)
+    if module.schedule != nil || module.packing != nil {
+      throw error("op types must be declared before the schedule and the packing", at: location)
     }
     try cursor.skipTrivia()
     let nameLocation = cursor.location
@@ -206,8 +319,8 @@ public struct DGParser {
 
   /// `instance NAME [arrival=SECONDS] { NODE* }` or `{ rnn(L1, L2, …) steps=T }`.
   private mutating func parseInstance(at location: SourceLocation) throws(Diagnostic) {
-    if module.schedule != nil {
-      throw error("instances must come before the schedule", at: location)
+    if module.schedule != nil || module.packing != nil {
+      throw error("instances must come before the schedule and the packing", at: location)
     }
     try cursor.skipTrivia()
     let nameLocation = cursor.location
@@ -342,6 +455,9 @@ public struct DGParser {
   /// `schedule [policy=NAME] { batch TYPE ID* … }`
   private mutating func parseSchedule(at location: SourceLocation) throws(Diagnostic) {
     if module.schedule != nil { throw error("duplicate schedule section", at: location) }
+    if module.packing != nil {
+      throw error("the schedule must come before the packing", at: location)
+    }
     try cursor.skipTrivia()
     var policy = ""
     if cursor.peekIdentifier() == "policy" {
@@ -386,6 +502,9 @@ public struct DGParser {
       throw error("a layout section needs a schedule before it", at: location)
     }
     if module.layout != nil { throw error("duplicate layout section", at: location) }
+    if module.packing != nil {
+      throw error("the layout must come before the packing", at: location)
+    }
     try cursor.skipTrivia()
     guard try identifier("'align'") == "align" else {
       throw error("expected 'align=' after 'layout'", at: location)

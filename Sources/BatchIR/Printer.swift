@@ -11,6 +11,7 @@ public struct DGPrinter {
     for instance in module.instances { printInstance(instance, of: module, to: &out) }
     if let schedule = module.schedule { printSchedule(schedule, of: module, to: &out) }
     if let layout = module.layout { printLayout(layout, to: &out) }
+    if let packing = module.packing { printPacking(packing, of: module, to: &out) }
     return out.bytes
   }
 
@@ -112,6 +113,38 @@ extension DGPrinter {
       out.write(gather.slot)
       out.write(" bytes=")
       out.write(gather.bytes)
+      out.write("\n")
+    }
+    out.write("}\n")
+  }
+}
+
+extension DGPrinter {
+  /// `packing strategy=S lanes=B steps=N { round N | seg* | seg* … }`, one round a line.
+  static func printPacking(_ packing: Packing, of module: Module, to out: inout OutputBuffer) {
+    out.write("\npacking strategy=\(packing.strategy) lanes=")
+    out.write(packing.lanes)
+    out.write(" steps=")
+    out.write(packing.stepsPerChunk)
+    out.write(" {\n")
+    for round in packing.rounds {
+      out.write("  round ")
+      out.write(round.steps)
+      for lane in round.lanes {
+        out.write(" |")
+        for segment in lane {
+          if segment.isIdle {
+            out.write(" _+")
+          } else {
+            out.write(" ")
+            out.write(module.instances[Int(segment.request)].name)
+            out.write("@")
+            out.write(Int(segment.first))
+            out.write("+")
+          }
+          out.write(Int(segment.count))
+        }
+      }
       out.write("\n")
     }
     out.write("}\n")

@@ -13,6 +13,7 @@ public struct Verifier {
     try verifier.verifyAcyclic()
     if let schedule = module.schedule { try verifier.verifySchedule(schedule) }
     if let layout = module.layout { try verifier.verifyLayout(layout) }
+    if let packing = module.packing { try verifier.verifyPacking(packing) }
   }
 
   private func error(_ message: String, at location: SourceLocation) -> Diagnostic {
@@ -269,6 +270,85 @@ public struct Verifier {
       throw error(
         "layout: operand \(gather.slot + 1) of batch \(gather.batch) is not an aligned slice in batch order and is not gathered",
         at: at)
+    }
+  }
+
+  /// Conservation of a packing: every time-step of every request appears exactly once, in order
+  /// (across rounds, and along a lane within a round); each listed lane fills its round; no round
+  /// lists more lanes than the packing has; a request is never on two lanes in one round; every
+  /// instance is recurrent with the same layers. (Arrival needs a clock; the program checker in
+  /// AccelSim checks it.)
+  private func verifyPacking(_ packing: Packing) throws(Diagnostic) {
+    let at = packing.location
+    let layers = packing.layers(in: module)
+    for instance in module.instances {
+      guard let recurrence = instance.recurrence else {
+        throw error(
+          "packing: instance '\(instance.name)' is not in the compact recurrent form", at: at)
+      }
+      if recurrence.layers != layers {
+        throw error(
+          "packing: instance '\(instance.name)' has other layers than the first request", at: at)
+      }
+    }
+    guard packing.lanes >= 1 else { throw error("packing: lanes must be positive", at: at) }
+    var progress = [Int](repeating: 0, count: module.instances.count)
+    var lastRound = [Int](repeating: -1, count: module.instances.count)
+    var lastLane = [Int](repeating: -1, count: module.instances.count)
+    for (r, round) in packing.rounds.enumerated() {
+      let where_ = round.location == .unknown ? at : round.location
+      guard round.steps >= 1 else { throw error("packing: round \(r) has no steps", at: where_) }
+      guard round.lanes.count <= packing.lanes else {
+        throw error(
+          "packing: round \(r) uses \(round.lanes.count) lanes, more than \(packing.lanes)",
+          at: where_)
+      }
+      for (k, lane) in round.lanes.enumerated() {
+        var filled = 0
+        for segment in lane {
+          guard segment.count >= 1 else {
+            throw error("packing: round \(r) lane \(k) has an empty segment", at: where_)
+          }
+          filled += Int(segment.count)
+          if segment.isIdle { continue }
+          let i = Int(segment.request)
+          guard i >= 0, i < module.instances.count else {
+            throw error("packing: round \(r) lane \(k) names no instance", at: where_)
+          }
+          let name = module.instances[i].name
+          if lastRound[i] == r && lastLane[i] != k {
+            throw error(
+              "packing: round \(r): request '\(name)' is on lanes \(lastLane[i]) and \(k) at once",
+              at: where_)
+          }
+          guard Int(segment.first) == progress[i] else {
+            throw error(
+              "packing: round \(r) lane \(k): request '\(name)' runs step \(segment.first), but its next step is \(progress[i])",
+              at: where_)
+          }
+          progress[i] += Int(segment.count)
+          let steps = module.instances[i].recurrence?.steps ?? 0
+          guard progress[i] <= steps else {
+            throw error(
+              "packing: round \(r) lane \(k): request '\(name)' runs past its \(steps) steps",
+              at: where_)
+          }
+          lastRound[i] = r
+          lastLane[i] = k
+        }
+        guard filled == round.steps else {
+          throw error(
+            "packing: round \(r) lane \(k) holds \(filled) steps, not the round's \(round.steps)",
+            at: where_)
+        }
+      }
+    }
+    for (i, instance) in module.instances.enumerated() {
+      let steps = instance.recurrence?.steps ?? 0
+      if progress[i] != steps {
+        throw error(
+          "packing: request '\(instance.name)' runs \(progress[i]) of its \(steps) steps", at: at)
+      }
     }
   }
 }

@@ -42,6 +42,7 @@ public struct ModuleView {
     if let layout = module.layout, let schedule = module.schedule {
       addArena(module, schedule, layout, to: &graph, collapsed: module.nodeCount > nodeLimit)
     }
+    if let packing = module.packing { addPacking(module, packing, to: &graph) }
     return graph
   }
 

@@ -28,7 +28,8 @@ import Testing
   @Test func unsupportedVersion() { expectError("dg 7\n", 1, 4, "unsupported format version 7") }
   @Test func unknownTopLevel() {
     expectError(
-      "dg 1\nnode x\n", 2, 1, "expected 'type', 'instance', 'schedule' or 'layout', found 'node'")
+      "dg 1\nnode x\n", 2, 1,
+      "expected 'type', 'instance', 'schedule', 'layout' or 'packing', found 'node'")
   }
   @Test func unknownOpType() {
     expectError(twoTypes + "instance s {\n  %a = lstm(_)\n}\n", 6, 8, "unknown op type 'lstm'")
@@ -103,7 +104,7 @@ import Testing
   @Test func deepNesting() {
     expectError(
       "dg 1\n" + String(repeating: "(", count: 100_000), 2, 1,
-      "expected 'type', 'instance', 'schedule' or 'layout'")
+      "expected 'type', 'instance', 'schedule', 'layout' or 'packing'")
   }
   @Test func scheduleNodeOutOfRange() {
     expectError(

@@ -105,3 +105,49 @@ import Workloads
     }
   }
 }
+
+/// The lanes × time chart after `ebatch-pack`.
+@Suite struct PackingViewTests {
+  static let packed = """
+    dg 1
+    type l1 = lstm(f32[4], f32[4]) -> f32[4] recurrent
+    instance a {
+      rnn(l1) steps=7
+    }
+    instance b {
+      rnn(l1) steps=2
+    }
+    packing strategy=ebatch lanes=2 steps=4 {
+      round 4 | a@0+4 | b@0+2 _+2
+      round 4 | a@4+3 _+1
+    }
+    """
+
+  @Test func chartHasOneRowPerLaneAndGreyPadding() throws {
+    let module = try DGParser.parse(Self.packed, file: "p.dg")
+    let graph = ModuleView.graph(module, title: "packed")
+    let node = try #require(graph.nodes.first { $0.id == "packing" })
+    let label = node.attributes.first { $0.0 == "label" }?.1 ?? ""
+    #expect(label.contains("packing: ebatch, 2 lanes, 2 chunks of 4 steps"))
+    #expect(label.contains("chunk 1: 4 steps"))
+    #expect(label.components(separatedBy: "BGCOLOR=\"#9e9e9e\"").count == 3)  // two padding cells
+    #expect(label.contains("a 4–6"))
+    #expect(!(try GraphvizRenderer.render(graph, format: .svg)).isEmpty)
+  }
+
+  @Test func bigPackingsAreLimitedAndSaySo() throws {
+    var text = "dg 1\ntype l1 = lstm(f32[4], f32[4]) -> f32[4] recurrent\n"
+    for i in 0..<100 { text += "instance r\(i) {\n  rnn(l1) steps=50\n}\n" }
+    text += "packing strategy=cellular lanes=100 steps=1 {\n"
+    for t in 0..<50 {
+      text += "  round 1" + (0..<100).map { " | r\($0)@\(t)+1" }.joined() + "\n"
+    }
+    text += "}\n"
+    let module = try DGParser.parse(text, file: "big.dg")
+    try Verifier.verify(module, file: "big.dg")
+    let graph = ModuleView.graph(module, title: "big")
+    let label =
+      graph.nodes.first { $0.id == "packing" }?.attributes.first { $0.0 == "label" }?.1 ?? ""
+    #expect(label.contains("first 64 of 100 lanes"))
+  }
+}

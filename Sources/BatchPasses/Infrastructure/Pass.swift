@@ -4,6 +4,7 @@ import BatchIR
 public enum ModulePart: String, Sendable, CaseIterable {
   case schedule
   case layout
+  case packing
 }
 
 extension Module {
@@ -12,6 +13,7 @@ extension Module {
     var parts: Set<ModulePart> = []
     if schedule != nil { parts.insert(.schedule) }
     if layout != nil { parts.insert(.layout) }
+    if packing != nil { parts.insert(.packing) }
     return parts
   }
 }

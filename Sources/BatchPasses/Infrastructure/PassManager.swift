@@ -3,10 +3,12 @@ import BatchIR
 /// All passes the tool knows, by pipeline name.
 public enum PassRegistry {
   /// Registered passes, in the order `--list-passes` shows them.
-  public static let passes: [any Pass.Type] = [FSMBatchingPass.self, PQLayoutPass.self]
+  public static let passes: [any Pass.Type] = [
+    FSMBatchingPass.self, PQLayoutPass.self, EBatchPackingPass.self,
+  ]
 
   /// The pipeline run when none is given.
-  public static let defaultPipeline = "fsm-batch,pq-layout"
+  public static let defaultPipeline = "fsm-batch,pq-layout,ebatch-pack"
 
   public static func pass(named name: String) -> (any Pass.Type)? {
     passes.first { $0.name == name }
@@ -100,7 +102,14 @@ public struct PassManager {
     for (index, scheduled) in passes.enumerated() {
       var statistics = PassStatistics()
       let start = clock.now
-      try scheduled.pass.run(on: &module, statistics: &statistics)
+      do {
+        try scheduled.pass.run(on: &module, statistics: &statistics)
+      } catch {
+        // A pass that locates an error in the input leaves the file name to the manager.
+        var located = error
+        if located.file.isEmpty { located.file = file }
+        throw located
+      }
       let elapsed = clock.now - start
       let seconds =
         Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

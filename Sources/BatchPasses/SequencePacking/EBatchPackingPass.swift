@@ -1,0 +1,371 @@
+import AccelSim
+import BatchIR
+
+/// `ebatch-pack`: puts a stream of recurrent requests (compact `rnn(…) steps=T` instances with
+/// `arrival=`) on the accelerator's B lanes over time, and writes the module's packing.
+///
+/// - `padding`: static batching. Up to B arrived requests run every layer for the longest one's
+///   length; finished lanes compute padding; the next batch starts when the whole batch ends.
+/// - `cellular`: BatchMaker's cellular batching. The batch is re-formed at every time-step;
+///   requests join and leave at any step; every step runs layers 1…L once.
+/// - `ebatch` (default): E-BATCH. A lane is a queue of concatenated sequences; a chunk runs N
+///   steps of layer 1 over all lanes, then N of layer 2, …, so each layer's weights are loaded
+///   once per chunk. When a sequence ends inside a chunk the lane is reset and the next waiting
+///   request starts in it at once. `steps=auto` picks N with the simulator (see `chooseSteps`).
+///
+/// Requests are served first come, first served. Which have arrived when a round starts is
+/// decided by the simulator's own clock (`SimulationSession` on the preset of `accelerator=`,
+/// fed the round's instructions as they are built), so the pass and `optimizer simulate` agree.
+/// A request may start in a round only if it arrived by the round's start; when every lane is
+/// idle and nothing has arrived, the round waits for the next arrival.
+///
+/// Modules without recurrent instances are left alone (`packed_requests 0`); modules mixing
+/// recurrent and other instances are an error.
+public struct EBatchPackingPass: Pass {
+  public static let name = "ebatch-pack"
+  public static let summary =
+    "pack recurrent requests on the accelerator's lanes over time (E-BATCH, cellular, padding)"
+  public static let optionSummary = [
+    "strategy=ebatch|cellular|padding: how requests share the lanes (ebatch)",
+    "steps=auto|INT: E-BATCH chunk length N; auto picks it with the simulator (auto)",
+    "latency-slo=SECONDS: with steps=auto, the p99 latency bound (none)",
+    "accelerator=tpu-v1|epur|FILE: the preset whose clock and costs time the rounds (epur)",
+    "lanes=INT: lanes B (the preset's)",
+  ]
+  public static let requires: [ModulePart] = []
+  public static let produces: [ModulePart] = [.packing]
+
+  public enum Strategy: String, Sendable, CaseIterable {
+    case padding, cellular, ebatch
+  }
+
+  public var strategy: Strategy
+  /// nil: auto.
+  public var steps: Int?
+  public var latencySLO: Double?
+  public var preset: AcceleratorPreset
+  public var lanes: Int
+
+  /// The N that `steps=auto` tries: powers of two up to 256, capped at the longest request.
+  public static let autoCandidates = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+  public init(options: inout PassOptions) throws(Diagnostic) {
+    let strategyName = try options.choice(
+      "strategy", Strategy.allCases.map(\.rawValue), default: "ebatch")
+    strategy = Strategy(rawValue: strategyName) ?? .ebatch
+    if let entry = options.take("steps"), entry.value != "auto" {
+      guard let value = Int(entry.value), (1...DGParser.maxSteps).contains(value) else {
+        throw Diagnostic(
+          file: options.source, location: entry.location,
+          message:
+            "ebatch-pack: option 'steps' must be auto or an integer in 1...\(DGParser.maxSteps); got '\(entry.value)'"
+        )
+      }
+      steps = value
+    } else {
+      steps = nil
+    }
+    if let entry = options.take("latency-slo") {
+      guard let value = Double(entry.value), value > 0, value.isFinite else {
+        throw Diagnostic(
+          file: options.source, location: entry.location,
+          message:
+            "ebatch-pack: option 'latency-slo' must be a positive number of seconds; got '\(entry.value)'"
+        )
+      }
+      latencySLO = value
+    }
+    let presetEntry = options.take("accelerator")
+    let presetName = presetEntry?.value ?? "epur"
+    if let builtIn = AcceleratorPreset.builtIn(named: presetName) {
+      preset = builtIn
+    } else if let bytes = readFileBytes(presetName) {
+      preset = try AcceleratorPreset.decode(bytes, file: presetName)
+    } else {
+      throw Diagnostic(
+        file: options.source, location: presetEntry?.location ?? .unknown,
+        message:
+          "ebatch-pack: no preset '\(presetName)' (built in: \(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) and no such file"
+      )
+    }
+    lanes = try options.int("lanes", default: preset.lanes, range: 1...65536)
+  }
+
+  public init(
+    strategy: Strategy = .ebatch, steps: Int? = nil, latencySLO: Double? = nil,
+    preset: AcceleratorPreset = .epur, lanes: Int? = nil
+  ) {
+    self.strategy = strategy
+    self.steps = steps
+    self.latencySLO = latencySLO
+    self.preset = preset
+    self.lanes = lanes ?? preset.lanes
+  }
+
+  public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
+    let recurrent = module.instances.filter { $0.recurrence != nil }
+    if recurrent.isEmpty {
+      statistics.set("packed_requests", 0)
+      return
+    }
+    let layers = recurrent[0].recurrence!.layers
+    for instance in module.instances {
+      guard let recurrence = instance.recurrence else {
+        throw Diagnostic(
+          file: "", location: instance.location,
+          message:
+            "ebatch-pack packs recurrent requests only; instance '\(instance.name)' is not in the compact rnn(…) form (split the trace, or run without ebatch-pack)"
+        )
+      }
+      if recurrence.layers != layers {
+        throw Diagnostic(
+          file: "", location: instance.location,
+          message:
+            "ebatch-pack: instance '\(instance.name)' runs other layers than '\(recurrent[0].name)'; every request must run the same network"
+        )
+      }
+    }
+    let packer = Packer(module: module, preset: preset, lanes: lanes)
+    var result: Packer.Result
+    var chosen: [(String, Double)] = []
+    switch strategy {
+    case .padding: result = packer.padding()
+    case .cellular: result = packer.cellular()
+    case .ebatch:
+      if let steps {
+        result = packer.ebatch(steps: steps)
+      } else {
+        let choice = Self.chooseSteps(packer: packer, latencySLO: latencySLO)
+        result = choice.result
+        chosen = [
+          ("auto_candidates", Double(choice.candidates)),
+          ("auto_slo_met", choice.sloMet ? 1 : 0),
+        ]
+      }
+    }
+    module.packing = result.packing
+    let report = result.report
+    statistics.set("lanes", lanes)
+    statistics.set("steps_per_chunk", result.packing.stepsPerChunk)
+    statistics.set("chunks", result.packing.rounds.count)
+    statistics.set("weight_loads", report.totals.weightMisses)
+    statistics.set("padding_lane_steps", result.packing.paddingLaneSteps)
+    statistics.set("refills", module.instances.count)
+    statistics.set("packed_requests", module.instances.count)
+    for (name, value) in chosen { statistics.set(name, value) }
+    let entries = Dictionary(report.entries.map { ($0.name, $0.value) }) { a, _ in a }
+    for name in [
+      "requests_per_s", "energy_per_request_pj", "latency_p99_s", "padding_fraction",
+    ] {
+      statistics.set("sim_" + name, entries[name] ?? 0)
+    }
+  }
+
+  /// `steps=auto`: packs with every candidate N (`autoCandidates` up to the longest request) and
+  /// simulates each. With a latency bound: the lowest energy per request among the N whose p99
+  /// latency meets it (the lowest p99 when none does). Without: the lowest
+  /// energy per request × seconds per request (the energy–delay product per request: throughput
+  /// and energy weighted alike). Ties go to the smaller N.
+  public static func chooseSteps(packer: Packer, latencySLO: Double?) -> (
+    result: Packer.Result, candidates: Int, sloMet: Bool
+  ) {
+    let longest = packer.steps.max() ?? 1
+    var candidates = autoCandidates.filter { $0 <= longest }
+    if candidates.isEmpty || (candidates.last! < longest && longest < autoCandidates.last!) {
+      candidates.append(min(longest, autoCandidates.last!))
+    }
+    let results = candidates.map { packer.ebatch(steps: $0) }
+    func energy(_ r: Packer.Result) -> Double { r.report.energyPJ / Double(packer.steps.count) }
+    func p99(_ r: Packer.Result) -> Double { r.report.latencyQuantile(0.99) }
+    func edp(_ r: Packer.Result) -> Double {
+      energy(r) * r.report.seconds / Double(packer.steps.count)
+    }
+    if let slo = latencySLO {
+      let meeting = results.filter { p99($0) <= slo }
+      if let best = meeting.min(by: { energy($0) < energy($1) }) {
+        return (best, candidates.count, true)
+      }
+      return (results.min { p99($0) < p99($1) }!, candidates.count, false)
+    }
+    return (results.min { edp($0) < edp($1) }!, candidates.count, true)
+  }
+}
+
+/// Builds packings of one module's requests for one preset and lane count, simulating every
+/// round as it goes (see `EBatchPackingPass`).
+public struct Packer: Sendable {
+  public let preset: AcceleratorPreset
+  public let lanes: Int
+  public let programBuilder: PackingProgramBuilder
+  /// Time-steps of each request.
+  public let steps: [Int]
+  /// Requests in arrival order (first come, first served; ties by index).
+  let order: [Int32]
+
+  public struct Result: Sendable {
+    public var packing: Packing
+    public var program: Program
+    public var report: SimulationReport
+  }
+
+  public init(module: Module, preset: AcceleratorPreset, lanes: Int) {
+    self.preset = preset
+    self.lanes = lanes
+    programBuilder = PackingProgramBuilder(
+      module: module,
+      builder: ProgramBuilder(lanes: lanes, elementBytes: preset.elementBytes))
+    steps = module.instances.map { $0.recurrence?.steps ?? 0 }
+    let arrivals = programBuilder.requests.map(\.arrival)
+    order = (0..<Int32(module.instances.count)).sorted {
+      (arrivals[Int($0)], $0) < (arrivals[Int($1)], $1)
+    }
+  }
+
+  /// The rounds built so far, the program and the simulator's state.
+  struct State {
+    var packing: Packing
+    var program: Program
+    var session: SimulationSession
+    var next = 0
+
+    /// The clock a round starting now may admit requests by: now, or the next arrival when every
+    /// lane is idle and nothing has arrived.
+    func admissionClock(idle: Bool, order: [Int32]) -> Int64 {
+      guard idle, next < order.count else { return session.clock }
+      return max(session.clock, session.arrivalCycle[Int(order[next])])
+    }
+
+    /// The next request in arrival order if it has arrived by `clock`.
+    mutating func takeArrived(by clock: Int64, order: [Int32]) -> Int32? {
+      guard next < order.count, session.arrivalCycle[Int(order[next])] <= clock else { return nil }
+      next += 1
+      return order[next - 1]
+    }
+
+    mutating func append(_ round: Packing.Round, builder: PackingProgramBuilder) {
+      let start = program.instructions.count
+      builder.appendRound(round, strategy: packing.strategy, to: &program.instructions)
+      for instruction in program.instructions[start...] { session.step(instruction) }
+      packing.rounds.append(round)
+    }
+
+    func result() -> Result {
+      Result(
+        packing: packing, program: program,
+        report: session.report(instructions: program.instructions.count))
+    }
+  }
+
+  func makeState(strategy: String, stepsPerChunk: Int) -> State {
+    let program = programBuilder.emptyProgram(lanes: lanes)
+    return State(
+      packing: Packing(strategy: strategy, lanes: lanes, stepsPerChunk: stepsPerChunk),
+      program: program,
+      session: SimulationSession(
+        preset: preset, opTypes: program.opTypes, requests: program.requests))
+  }
+
+  /// Static batching: up to B arrived requests, padded to the longest.
+  public func padding() -> Result {
+    var state = makeState(strategy: "padding", stepsPerChunk: 0)
+    while state.next < order.count {
+      let clock = state.admissionClock(idle: true, order: order)
+      var batch: [Int32] = []
+      while batch.count < lanes, let request = state.takeArrived(by: clock, order: order) {
+        batch.append(request)
+      }
+      let n = batch.map { steps[Int($0)] }.max() ?? 1
+      let round = Packing.Round(
+        steps: n,
+        lanes: batch.map { request in
+          let t = steps[Int(request)]
+          var lane = [Packing.Segment(request: request, first: 0, count: Int32(t))]
+          if t < n { lane.append(.idle(Int32(n - t))) }
+          return lane
+        })
+      state.append(round, builder: programBuilder)
+    }
+    return state.result()
+  }
+
+  /// Cellular batching: one step a round; requests keep their lane while they run, and arrived
+  /// requests take free lanes (lowest first) at every step.
+  public func cellular() -> Result {
+    var state = makeState(strategy: "cellular", stepsPerChunk: 1)
+    var current = [(request: Int32, done: Int)?](repeating: nil, count: lanes)
+    var busy = 0
+    while busy > 0 || state.next < order.count {
+      let clock = state.admissionClock(idle: busy == 0, order: order)
+      for k in 0..<lanes where current[k] == nil {
+        guard let request = state.takeArrived(by: clock, order: order) else { break }
+        current[k] = (request, 0)
+        busy += 1
+      }
+      var round = Packing.Round(steps: 1, lanes: [])
+      let used = (current.lastIndex { $0 != nil } ?? -1) + 1
+      for k in 0..<used {
+        guard let (request, done) = current[k] else {
+          round.lanes.append([.idle(1)])
+          continue
+        }
+        round.lanes.append([Packing.Segment(request: request, first: Int32(done), count: 1)])
+        if done + 1 == steps[Int(request)] {
+          current[k] = nil
+          busy -= 1
+        } else {
+          current[k] = (request, done + 1)
+        }
+      }
+      state.append(round, builder: programBuilder)
+    }
+    return state.result()
+  }
+
+  /// E-BATCH with chunks of `n` steps: each lane first continues its request; then arrived
+  /// requests, first come first served, go to the lane that frees first (lowest lane on ties),
+  /// starting right after the previous sequence inside the chunk.
+  public func ebatch(steps n: Int) -> Result {
+    var state = makeState(strategy: "ebatch", stepsPerChunk: n)
+    var current = [(request: Int32, done: Int)?](repeating: nil, count: lanes)
+    var busy = 0
+    while busy > 0 || state.next < order.count {
+      let clock = state.admissionClock(idle: busy == 0, order: order)
+      var segments = [[Packing.Segment]](repeating: [], count: lanes)
+      var position = [Int](repeating: 0, count: lanes)
+      // Runs lane k's current request from its position for as long as the chunk allows.
+      func advance(_ k: Int) {
+        guard let (request, done) = current[k] else { return }
+        let count = min(n - position[k], steps[Int(request)] - done)
+        segments[k].append(
+          Packing.Segment(request: request, first: Int32(done), count: Int32(count)))
+        position[k] += count
+        if done + count == steps[Int(request)] {
+          current[k] = nil
+          busy -= 1
+        } else {
+          current[k] = (request, done + count)
+        }
+      }
+      for k in 0..<lanes { advance(k) }
+      while true {
+        var lane = -1
+        for k in 0..<lanes where current[k] == nil && position[k] < n {
+          if lane < 0 || position[k] < position[lane] { lane = k }
+        }
+        guard lane >= 0, let request = state.takeArrived(by: clock, order: order) else { break }
+        current[lane] = (request, 0)
+        busy += 1
+        advance(lane)
+      }
+      let used = (segments.lastIndex { !$0.isEmpty } ?? -1) + 1
+      var round = Packing.Round(steps: n, lanes: [])
+      for k in 0..<used {
+        var lane = segments[k]
+        if position[k] < n { lane.append(.idle(Int32(n - position[k]))) }
+        round.lanes.append(lane)
+      }
+      state.append(round, builder: programBuilder)
+    }
+    return state.result()
+  }
+}

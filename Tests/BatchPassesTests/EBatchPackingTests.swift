@@ -1,0 +1,187 @@
+import AccelSim
+import BatchIR
+import BatchPasses
+import Testing
+import Workloads
+
+/// `ebatch-pack`: conservation on random traces (all strategies, both presets), the program
+/// checker, agreement with the simulator, and the N trade-off.
+@Suite struct EBatchPackingTests {
+  static func trace(
+    seed: UInt64, instances: Int, rate: Double, hidden: Int = 64, layers: Int = 2,
+    lengths: LengthDistribution = .translation
+  ) -> Module {
+    var options = WorkloadOptions()
+    options.seed = seed
+    options.instances = instances
+    options.rate = rate
+    options.hidden = hidden
+    options.layers = layers
+    options.lengths = lengths
+    return WorkloadGenerator.generate(.rnnServing, options: options)
+  }
+
+  static func pack(_ module: Module, _ pass: EBatchPackingPass) throws -> (Module, PassStatistics) {
+    var module = module
+    var statistics = PassStatistics()
+    try pass.run(on: &module, statistics: &statistics)
+    return (module, statistics)
+  }
+
+  struct Case: Sendable, CustomTestStringConvertible {
+    var seed: UInt64
+    var testDescription: String { "seed \(seed)" }
+  }
+
+  /// Property: on random traces (random load, lengths, layers, lanes), every strategy yields a
+  /// packing the verifier accepts, whose program passes the checker (arrival, order, rows), and
+  /// whose simulated figures equal what the pass computed while packing.
+  @Test(arguments: (1...12).map { Case(seed: UInt64($0)) })
+  func conservationOnRandomTraces(_ c: Case) throws {
+    var rng = SeededGenerator(seed: c.seed)
+    let rate = [5.0, 200, 5000, 1e6][Int.random(in: 0..<4, using: &rng)]
+    let module = Self.trace(
+      seed: c.seed, instances: Int.random(in: 1...30, using: &rng), rate: rate,
+      layers: Int.random(in: 1...3, using: &rng),
+      lengths: Bool.random(using: &rng) ? .speech : .translation)
+    let preset: AcceleratorPreset = Bool.random(using: &rng) ? .epur : .tpuV1
+    let lanes = [1, 2, 3, 8, preset.lanes][Int.random(in: 0..<5, using: &rng)]
+    let passes: [EBatchPackingPass] = [
+      EBatchPackingPass(strategy: .padding, preset: preset, lanes: lanes),
+      EBatchPackingPass(strategy: .cellular, preset: preset, lanes: lanes),
+      EBatchPackingPass(
+        strategy: .ebatch, steps: Int.random(in: 1...40, using: &rng), preset: preset, lanes: lanes),
+      EBatchPackingPass(strategy: .ebatch, preset: preset, lanes: lanes),
+    ]
+    for pass in passes {
+      let (packed, statistics) = try Self.pack(module, pass)
+      try Verifier.verify(packed, file: "seed-\(c.seed)")
+      let packing = try #require(packed.packing)
+      #expect(packing.rounds.allSatisfy { $0.lanes.count <= lanes })
+      let program = try ProgramBuilder(preset: preset).build(packed)
+      try PackingProgramChecker.check(program, packing: packing, module: packed, preset: preset)
+      let report = try Simulator(preset: preset).run(program)
+      #expect(statistics["sim_energy_per_request_pj"] == report.entries[10].value)
+      #expect(statistics["sim_latency_p99_s"] == report.latencyQuantile(0.99))
+      #expect(statistics["weight_loads"] == Double(report.totals.weightMisses))
+      #expect(statistics["padding_lane_steps"] == Double(packing.paddingLaneSteps))
+      // Round trip through the text form.
+      let printed = DGPrinter.print(packed)
+      #expect(DGPrinter.print(try DGParser.parse(printed, file: "p.dg")) == printed)
+    }
+  }
+
+  @Test func checkerCatchesEarlyAdmission() throws {
+    var module = Self.trace(seed: 3, instances: 6, rate: 50)
+    let preset = AcceleratorPreset.epur
+    var statistics = PassStatistics()
+    try EBatchPackingPass(strategy: .ebatch, steps: 4, preset: preset, lanes: 2).run(
+      on: &module, statistics: &statistics)
+    var packing = try #require(module.packing)
+    // Start the last request in the first round, next to the first: before it has arrived.
+    let last = Int32(module.instances.count - 1)
+    let steps = module.instances[Int(last)].recurrence!.steps
+    packing.rounds = packing.rounds.map { round in
+      var round = round
+      round.lanes = round.lanes.map { $0.filter { $0.request != last } }
+        .map { lane in
+          let used = lane.reduce(0) { $0 + Int($1.count) }
+          return used < round.steps ? lane + [.idle(Int32(round.steps - used))] : lane
+        }
+      return round
+    }
+    // Put it in lane 1 of round 0, in chunks of 4 across the first rounds.
+    var done = 0
+    var r = 0
+    while done < steps {
+      let count = min(4, steps - done)
+      while packing.rounds[r].lanes.count < 2 { packing.rounds[r].lanes.append([.idle(4)]) }
+      var lane: [Packing.Segment] = [
+        Packing.Segment(request: last, first: Int32(done), count: Int32(count))
+      ]
+      if count < 4 { lane.append(.idle(Int32(4 - count))) }
+      packing.rounds[r].lanes[1] = lane
+      done += count
+      r += 1
+    }
+    module.packing = packing
+    let built = try ProgramBuilder(preset: preset).build(module)
+    #expect(throws: Diagnostic.self) {
+      try PackingProgramChecker.check(built, packing: packing, module: module, preset: preset)
+    }
+  }
+
+  /// Larger N: fewer weight loads, lower energy per request; past a point, higher p99 latency.
+  @Test func stepsTradeEnergyForLatency() throws {
+    let module = Self.trace(seed: 7, instances: 48, rate: 100, hidden: 512)
+    var energy: [Double] = []
+    var p99: [Double] = []
+    var loads: [Double] = []
+    for n in [4, 16, 64] {
+      let (_, s) = try Self.pack(module, EBatchPackingPass(strategy: .ebatch, steps: n))
+      energy.append(s["sim_energy_per_request_pj"]!)
+      p99.append(s["sim_latency_p99_s"]!)
+      loads.append(s["weight_loads"]!)
+    }
+    #expect(loads[0] > loads[1] && loads[1] > loads[2])
+    #expect(energy[0] > energy[1] && energy[1] > energy[2])
+    #expect(p99[2] > p99[1])
+  }
+
+  /// A latency bound caps N: the choice meets the bound and is smaller than the unbounded one.
+  @Test func latencyBoundCapsSteps() throws {
+    let module = Self.trace(seed: 7, instances: 48, rate: 100, hidden: 512)
+    let (_, free) = try Self.pack(module, EBatchPackingPass(strategy: .ebatch))
+    let (_, bounded) = try Self.pack(
+      module, EBatchPackingPass(strategy: .ebatch, latencySLO: 0.025))
+    #expect(bounded["auto_slo_met"] == 1)
+    #expect(bounded["sim_latency_p99_s"]! <= 0.025)
+    #expect(bounded["steps_per_chunk"]! < free["steps_per_chunk"]!)
+    #expect(free["sim_latency_p99_s"]! > 0.025)
+    // An impossible bound: the lowest p99 is chosen and the statistic says the bound was missed.
+    let (_, impossible) = try Self.pack(
+      module, EBatchPackingPass(strategy: .ebatch, latencySLO: 1e-9))
+    #expect(impossible["auto_slo_met"] == 0)
+  }
+
+  @Test func nonRecurrentModulesAreANoOp() throws {
+    var options = WorkloadOptions()
+    options.instances = 3
+    let tree = WorkloadGenerator.generate(.treeLSTM, options: options)
+    let (packed, statistics) = try Self.pack(tree, EBatchPackingPass())
+    #expect(packed.packing == nil)
+    #expect(statistics["packed_requests"] == 0)
+  }
+
+  @Test func mixedModulesAreALocatedError() throws {
+    let text = """
+      dg 1
+      type l1 = lstm(f32[4], f32[4]) -> f32[4] recurrent
+      instance a {
+        rnn(l1) steps=2
+      }
+      instance b {
+        %x = l1(_, _)
+      }
+      """
+    let module = try DGParser.parse(text, file: "mixed.dg")
+    #expect {
+      _ = try Self.pack(module, EBatchPackingPass())
+    } throws: { error in
+      let d = error as? Diagnostic
+      return d?.location.line == 6 && d?.message.contains("instance 'b'") == true
+    }
+  }
+
+  @Test func paddingWaitsForTheWholeBatch() throws {
+    let module = Self.trace(seed: 2, instances: 10, rate: 1e6)
+    let (packed, _) = try Self.pack(
+      module, EBatchPackingPass(strategy: .padding, preset: .epur, lanes: 4))
+    let packing = try #require(packed.packing)
+    #expect(packing.rounds.count >= 3)
+    #expect(packing.rounds.allSatisfy { $0.lanes.count <= 4 })
+    for round in packing.rounds {
+      #expect(round.steps == round.lanes.map { Int($0[0].count) }.max())
+    }
+  }
+}
