@@ -34,7 +34,9 @@ let package = Package(
     // The accelerator program, its builder, presets and the simulator.
     .target(name: "AccelSim", dependencies: ["BatchIR"]),
     // The results report (docs/results.md), its SVG charts, and the CI regression guard.
-    .target(name: "Reporting", dependencies: ["BatchIR", "BatchPasses", "Workloads"]),
+    .target(
+      name: "Reporting",
+      dependencies: ["AccelSim", "BatchIR", "BatchPasses", "GraphvizDump", "Workloads"]),
     // The Graphviz C library (cgraph + gvc) as a system library.
     .systemLibrary(
       name: "CGraphviz",

@@ -1,6 +1,15 @@
 import BatchIR
 
 extension ModuleView {
+  /// The lanes × time chart alone (no dataflow), for reports; nil before `ebatch-pack`.
+  public static func packingGraph(_ module: Module, title: String) -> DotGraph? {
+    guard let packing = module.packing else { return nil }
+    var graph = DotGraph(name: "packing")
+    graph.attributes = [("label", title), ("labelloc", "t"), ("fontname", "Helvetica")]
+    addPacking(module, packing, to: &graph)
+    return graph
+  }
+
   /// The most time-step columns the lanes × time chart draws; later chunks are left out.
   static let packingColumnLimit = 240
   /// The most lanes (rows) the chart draws.

@@ -24,14 +24,13 @@ public struct ResultsReport {
     public var svg: String
   }
 
-  /// Extra sections (for example packing) appended by callers that own the data.
+  /// A part of the page and the charts it refers to.
   public typealias Section = (markdown: String, charts: [Chart])
 
   /// Measures everything and renders the page. `progress` gets one line per step.
-  public func generate(
-    chartFolder: String, extraSections: [() throws(Diagnostic) -> Section] = [],
-    progress: (String) -> Void = { _ in }
-  ) throws(Diagnostic) -> (markdown: String, charts: [Chart]) {
+  public func generate(chartFolder: String, progress: (String) -> Void = { _ in })
+    throws(Diagnostic) -> (markdown: String, charts: [Chart])
+  {
     var page = header()
     var charts: [Chart] = []
 
@@ -53,12 +52,10 @@ public struct ResultsReport {
       results.filter { $0.graph.name.hasSuffix("/G0") || $0.graph.family == "dynet-treelstm" })
     page += transferSection(corpus, progress: progress)
     page += layoutSection(results)
+    let packing = PackingReport().section(chartFolder: chartFolder, progress: progress)
+    page += packing.markdown
+    charts += packing.charts
     page += try compileTimeSection(corpus + generated, progress: progress)
-    for section in extraSections {
-      let (markdown, extraCharts) = try section()
-      page += markdown
-      charts += extraCharts
-    }
     return (page, charts)
   }
 

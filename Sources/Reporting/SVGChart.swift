@@ -12,17 +12,21 @@ public struct SVGChart {
     public var name: String
     public var values: [Double]
     public var points: [(x: Double, y: Double)]
+    /// A label written next to each point (lines only), or none.
+    public var labels: [String]
 
     public init(name: String, values: [Double]) {
       self.name = name
       self.values = values
       self.points = []
+      self.labels = []
     }
 
-    public init(name: String, points: [(x: Double, y: Double)]) {
+    public init(name: String, points: [(x: Double, y: Double)], labels: [String] = []) {
       self.name = name
       self.values = []
       self.points = points
+      self.labels = labels
     }
   }
 
@@ -80,7 +84,8 @@ public struct SVGChart {
     return document(body)
   }
 
-  /// Lines through each series' points (sorted by x), with a marker at every point.
+  /// Lines through each series' points in the order given (so a parameter sweep reads along the
+  /// line), with a marker and the point's label at every point.
   public func lines(series: [Series], xLog: Bool = false) -> String {
     let xs = series.flatMap { $0.points.map(\.x) }
     let ys = series.flatMap { $0.points.map(\.y) }
@@ -106,13 +111,18 @@ public struct SVGChart {
     }
     for (s, item) in series.enumerated() {
       let color = Self.colors[s % Self.colors.count]
-      let points = item.points.sorted { $0.x < $1.x }
+      let points = item.points
       let path = points.map { "\(format(xPosition($0.x))),\(format(yPosition($0.y, yScale)))" }
       body +=
         "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path.joined(separator: " "))\"/>\n"
-      for point in points {
+      for (i, point) in points.enumerated() {
+        let (x, y) = (xPosition(point.x), yPosition(point.y, yScale))
         body +=
-          "<circle cx=\"\(format(xPosition(point.x)))\" cy=\"\(format(yPosition(point.y, yScale)))\" r=\"3.5\" fill=\"\(color)\"><title>\(escaped(item.name)): (\(format(point.x)), \(format(point.y)))</title></circle>\n"
+          "<circle cx=\"\(format(x))\" cy=\"\(format(y))\" r=\"3.5\" fill=\"\(color)\"><title>\(escaped(item.name)): (\(format(point.x)), \(format(point.y)))</title></circle>\n"
+        if i < item.labels.count {
+          body +=
+            "<text x=\"\(format(x + 5))\" y=\"\(format(y - 5))\" font-size=\"9\" fill=\"\(color)\">\(escaped(item.labels[i]))</text>\n"
+        }
       }
     }
     body += reference(yScale)

@@ -25,13 +25,15 @@ import Testing
           ]))
   }
 
-  @Test func linesSortPointsByX() {
+  @Test func linesKeepTheGivenOrderAndLabelPoints() {
     let chart = SVGChart(title: "t", xLabel: "x", yLabel: "y")
-    let svg = chart.lines(series: [.init(name: "s", points: [(x: 4, y: 1), (x: 1, y: 2)])])
+    let svg = chart.lines(
+      series: [.init(name: "s", points: [(x: 4, y: 1), (x: 1, y: 2)], labels: ["N=1", "N=2"])])
     #expect(svg.components(separatedBy: "<circle ").count - 1 == 2)
     let polyline = svg.components(separatedBy: "points=\"")[1].prefix { $0 != "\"" }
     let xs = polyline.split(separator: " ").map { Double($0.split(separator: ",")[0])! }
-    #expect(xs == xs.sorted())
+    #expect(xs.count == 2 && xs[0] > xs[1])
+    #expect(svg.contains(">N=1</text>") && svg.contains(">N=2</text>"))
   }
 }
 
