@@ -18,6 +18,7 @@ let package = Package(
       name: "Pipeline",
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "AccelSim", package: "DynBatch"),
         .product(name: "BatchIR", package: "DynBatch"),
         .product(name: "BatchPasses", package: "DynBatch"),
         .product(name: "Workloads", package: "DynBatch"),

@@ -144,13 +144,83 @@ import Workloads
     #expect(impossible["auto_slo_met"] == 0)
   }
 
-  @Test func nonRecurrentModulesAreANoOp() throws {
+  static func scheduled(_ family: WorkloadFamily, seed: UInt64, instances: Int) throws -> Module {
     var options = WorkloadOptions()
-    options.instances = 3
-    let tree = WorkloadGenerator.generate(.treeLSTM, options: options)
-    let (packed, statistics) = try Self.pack(tree, EBatchPackingPass())
+    options.instances = instances
+    options.seed = seed
+    var module = WorkloadGenerator.generate(family, options: options)
+    _ = try PassManager(pipeline: "fsm-batch{policy=typewise},pq-layout").run(
+      on: &module, file: "t")
+    return module
+  }
+
+  /// Trees with every instance in flight from the start: the schedule and layout stay as they are.
+  @Test func treesWithEnoughLanesKeepTheSchedule() throws {
+    let tree = try Self.scheduled(.treeLSTM, seed: 1, instances: 3)
+    let (packed, statistics) = try Self.pack(tree, EBatchPackingPass(lanes: 3))
     #expect(packed.packing == nil)
-    #expect(statistics["packed_requests"] == 0)
+    #expect(packed.schedule == tree.schedule)
+    #expect(packed.layout == tree.layout)
+    #expect(statistics["packed_requests"] == 3)
+    #expect(statistics["schedule_unchanged"] == 1)
+    #expect(statistics["refills"] == 0)
+  }
+
+  @Test func treesNeedASchedule() throws {
+    var options = WorkloadOptions()
+    options.instances = 2
+    let tree = WorkloadGenerator.generate(.treeLSTM, options: options)
+    #expect(throws: Diagnostic.self) { try Self.pack(tree, EBatchPackingPass()) }
+  }
+
+  /// Property: trees and lattices arriving over time, packed onto few lanes. The schedule stays
+  /// valid (each node once, after its operands, type-homogeneous batches), never more than B
+  /// instances are in flight, none starts before it arrives, an instance admitted late starts
+  /// only when one in flight has completed, and the program built from the new schedule
+  /// simulates to the figures the pass computed.
+  @Test(arguments: (1...10).map { Case(seed: UInt64($0)) })
+  func continuousBatchingOnRandomTreeTraces(_ c: Case) throws {
+    var rng = SeededGenerator(seed: c.seed)
+    let family: WorkloadFamily = [.treeLSTM, .latticeLSTM, .mvRNN][
+      Int.random(in: 0..<3, using: &rng)]
+    var module = try Self.scheduled(
+      family, seed: c.seed, instances: Int.random(in: 1...12, using: &rng))
+    var clock = 0.0
+    for i in module.instances.indices {
+      clock += Double.random(in: 0...2e-5, using: &rng)
+      module.instances[i].arrival = clock
+    }
+    let preset: AcceleratorPreset = Bool.random(using: &rng) ? .epur : .tpuV1
+    let lanes = Int.random(in: 1...4, using: &rng)
+    let (packed, statistics) = try Self.pack(
+      module, EBatchPackingPass(preset: preset, lanes: lanes))
+    try Verifier.verify(packed, file: "seed-\(c.seed)")
+    let schedule = try #require(packed.schedule)
+
+    // In flight: from the batch of an instance's first node to the batch of its last.
+    let instanceOf = packed.nodeInstances()
+    var first = [Int](repeating: Int.max, count: packed.instances.count)
+    var last = [Int](repeating: -1, count: packed.instances.count)
+    for b in 0..<schedule.batchCount {
+      for n in schedule.batch(b) {
+        let i = Int(instanceOf[Int(n)])
+        first[i] = min(first[i], b)
+        last[i] = b
+      }
+    }
+    for b in 0..<schedule.batchCount {
+      #expect(packed.instances.indices.filter { first[$0] <= b && b <= last[$0] }.count <= lanes)
+    }
+
+    let program = try ProgramBuilder(lanes: preset.lanes, elementBytes: preset.elementBytes)
+      .build(packed)
+    let report = try Simulator(preset: preset).run(program)
+    #expect(report.latencies.count == packed.instances.count)
+    #expect(report.latencies.allSatisfy { $0 >= 0 })
+    #expect(statistics["sim_latency_p99_s"] == report.latencyQuantile(0.99))
+    #expect(
+      statistics["sim_requests_per_s"]
+        == report.entries.first { $0.name == "requests_per_s" }?.value)
   }
 
   @Test func mixedModulesAreALocatedError() throws {

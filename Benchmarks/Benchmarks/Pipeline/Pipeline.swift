@@ -1,5 +1,6 @@
 // Parse+verify, each pass and FSM training on Tree-LSTM mini-batches of about 10k, 100k and 1M
 // nodes. Inputs are built once, outside the measured region; each benchmark measures one call.
+import AccelSim
 import BatchIR
 import BatchPasses
 import Benchmark
@@ -103,8 +104,46 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(run("fsm-batch{load=\(policyFile)}", on: module))
       }
     }
+    // The program of agenda's schedule on the TPU preset (one lane, so one instruction per node
+    // and the program has about as many instructions as the graph has nodes).
+    let program: Program
+    do {
+      program = try ProgramBuilder(lanes: 1, elementBytes: 1).build(scheduled)
+    } catch {
+      fatalError("\(error)")
+    }
+    Benchmark(
+      "simulate \(program.instructions.count / 1000)k instructions (\(label) nodes)",
+      configuration: configuration(label)
+    ) { benchmark in
+      for _ in benchmark.scaledIterations {
+        do {
+          blackHole(try Simulator(preset: .tpuV1).run(program))
+        } catch {
+          fatalError("\(error)")
+        }
+      }
+    }
     Benchmark("pq-layout \(label)", configuration: configuration(label)) { benchmark in
       for _ in benchmark.scaledIterations { blackHole(run("pq-layout", on: scheduled)) }
+    }
+  }
+
+  // Packing: E-BATCH with a fixed N and with steps=auto (nine candidates simulated) on serving
+  // traces of about 10k and 100k nodes (2 layers, translation lengths, all arriving at once).
+  for (label, requests) in [("10k", 250), ("100k", 2_500)] {
+    var options = WorkloadOptions()
+    options.instances = requests
+    options.seed = 1
+    options.rate = 1e9
+    let trace = WorkloadGenerator.generate(.rnnServing, options: options)
+    for steps in ["16", "auto"] {
+      Benchmark("ebatch-pack steps=\(steps) \(label)", configuration: configuration(label)) {
+        benchmark in
+        for _ in benchmark.scaledIterations {
+          blackHole(run("ebatch-pack{steps=\(steps)}", on: trace))
+        }
+      }
     }
   }
 

@@ -19,8 +19,9 @@ import BatchIR
 /// A request may start in a round only if it arrived by the round's start; when every lane is
 /// idle and nothing has arrived, the round waits for the next arrival.
 ///
-/// Modules without recurrent instances are left alone (`packed_requests 0`); modules mixing
-/// recurrent and other instances are an error.
+/// Modules without recurrent instances (trees, lattices) get continuous batching of
+/// `fsm-batch`'s schedule instead (`ContinuousBatcher`); modules mixing recurrent and other
+/// instances are an error.
 public struct EBatchPackingPass: Pass {
   public static let name = "ebatch-pack"
   public static let summary =
@@ -105,7 +106,7 @@ public struct EBatchPackingPass: Pass {
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
     let recurrent = module.instances.filter { $0.recurrence != nil }
     if recurrent.isEmpty {
-      statistics.set("packed_requests", 0)
+      try packGraphs(&module, statistics: &statistics)
       return
     }
     let layers = recurrent[0].recurrence!.layers
@@ -153,6 +154,42 @@ public struct EBatchPackingPass: Pass {
     statistics.set("refills", module.instances.count)
     statistics.set("packed_requests", module.instances.count)
     for (name, value) in chosen { statistics.set(name, value) }
+    setSimulated(report, in: &statistics)
+  }
+
+  /// Trees and lattices: continuous batching of `fsm-batch`'s schedule with B = `lanes` instances
+  /// in flight (see `ContinuousBatcher`). The schedule is replaced by the one that ran; the layout
+  /// is kept when the schedule did not change and dropped otherwise (it was made for the old one).
+  func packGraphs(_ module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
+    guard let schedule = module.schedule else {
+      throw Diagnostic(
+        file: "", location: .unknown,
+        message:
+          "ebatch-pack maps fsm-batch's batches onto the lanes for instances that are not recurrent requests; run 'fsm-batch' first"
+      )
+    }
+    let result = ContinuousBatcher(preset: preset, slots: lanes, lanes: preset.lanes)
+      .run(module, schedule: schedule)
+    let unchanged = result.schedule == schedule
+    if !unchanged {
+      module.schedule = result.schedule
+      module.layout = nil
+    }
+    let report = result.report
+    statistics.set("lanes", lanes)
+    statistics.set("steps_per_chunk", 1)
+    statistics.set("chunks", result.schedule.batchCount)
+    statistics.set("weight_loads", report.totals.weightMisses)
+    statistics.set("padding_lane_steps", 0)
+    statistics.set("refills", result.refills)
+    statistics.set("packed_requests", module.instances.count)
+    statistics.set("schedule_passes", result.passes + 1)
+    statistics.set("schedule_unchanged", unchanged ? 1 : 0)
+    setSimulated(report, in: &statistics)
+  }
+
+  /// The simulated figures of the packing's program, as `sim_…` statistics.
+  func setSimulated(_ report: SimulationReport, in statistics: inout PassStatistics) {
     let entries = Dictionary(report.entries.map { ($0.name, $0.value) }) { a, _ in a }
     for name in [
       "requests_per_s", "energy_per_request_pj", "latency_p99_s", "padding_fraction",
