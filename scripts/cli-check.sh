@@ -129,7 +129,7 @@ else
   fail "mixed module: status $status, stderr: $err"
 fi
 
-# Usage errors exit 2.
+# A bad pipeline is bad input (exit 1); usage errors exit 2.
 "$bin" --passes 'fsm-batch{' samples/hello.dg >/dev/null 2>&1; [ $? -eq 1 ] && pass || fail "bad pipeline should exit 1"
 "$bin" --no-such-flag >/dev/null 2>&1; [ $? -eq 2 ] && pass || fail "unknown flag should exit 2"
 "$bin" generate no-such-model >/dev/null 2>&1; [ $? -eq 2 ] && pass || fail "bad generator should exit 2"

@@ -13,8 +13,8 @@ if [ "${2:-}" = "--quick" ]; then
 fi
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp"
 if [ "$which" = address ] || [ "$which" = both ]; then
-  swift test --sanitize=address --scratch-path .build-asan "${filter[@]}"
+  swift test --sanitize=address --scratch-path .build-asan ${filter[@]+"${filter[@]}"}
 fi
 if [ "$which" = thread ] || [ "$which" = both ]; then
-  swift test --sanitize=thread --scratch-path .build-tsan "${filter[@]}"
+  swift test --sanitize=thread --scratch-path .build-tsan ${filter[@]+"${filter[@]}"}
 fi

@@ -87,9 +87,15 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
 
   /// The first parameter out of range, as (JSON key, what it must be), if any.
   public func invalidField() -> (key: String, requirement: String)? {
-    if arrayRows < 1 { return (CodingKeys.arrayRows.rawValue, "a positive integer") }
-    if arrayColumns < 1 { return (CodingKeys.arrayColumns.rawValue, "a positive integer") }
-    if foldFillCycles < 0 { return (CodingKeys.foldFillCycles.rawValue, "≥ 0") }
+    if !(1...65536).contains(arrayRows) {
+      return (CodingKeys.arrayRows.rawValue, "an integer in 1...65536")
+    }
+    if !(1...65536).contains(arrayColumns) {
+      return (CodingKeys.arrayColumns.rawValue, "an integer in 1...65536")
+    }
+    if !(0...(1 << 20)).contains(foldFillCycles) {
+      return (CodingKeys.foldFillCycles.rawValue, "an integer in 0...2^20")
+    }
     if lanes < 1 || lanes > Int(Int32.max) {
       return (CodingKeys.lanes.rawValue, "a positive integer")
     }
@@ -97,7 +103,9 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
       return (CodingKeys.elementBytes.rawValue, "an integer in 1...8")
     }
     if !(clockHz > 0 && clockHz.isFinite) { return (CodingKeys.clockHz.rawValue, "positive") }
-    if issueOverheadCycles < 0 { return (CodingKeys.issueOverheadCycles.rawValue, "≥ 0") }
+    if !(0...(1 << 20)).contains(issueOverheadCycles) {
+      return (CodingKeys.issueOverheadCycles.rawValue, "an integer in 0...2^20")
+    }
     if !(dramBytesPerSecond > 0 && dramBytesPerSecond.isFinite) {
       return (CodingKeys.dramBytesPerSecond.rawValue, "positive")
     }

@@ -68,12 +68,13 @@ public struct CostModel: Sendable {
   /// folds × (lanes + fill) per step, or with the input half done once for all steps,
   /// inputFolds × (lanes × steps + fill) + steps × recurrentFolds × (lanes + fill).
   public func computeCycles(type: Int, lanes: Int64, steps: Int64) -> Int64 {
-    let fill = Int64(preset.foldFillCycles)
+    // In floating point, saturated: absurd programs must not overflow (docs/robustness.md).
+    let (fill, l, t) = (Double(preset.foldFillCycles), Double(lanes), Double(steps))
     if splitsInputHalf(type) {
-      return foldsInput[type] * (lanes * steps + fill) + steps * foldsRecurrent[type]
-        * (lanes + fill)
+      return saturated(
+        Double(foldsInput[type]) * (l * t + fill) + t * Double(foldsRecurrent[type]) * (l + fill))
     }
-    return steps * foldsAll[type] * (lanes + fill)
+    return saturated(t * Double(foldsAll[type]) * (l + fill))
   }
 
   /// Weight-buffer bytes an execution reads: the weights once a step (once in all when one tile
@@ -82,9 +83,11 @@ public struct CostModel: Sendable {
     if foldsAll[type] == 0 { return 0 }
     if foldsAll[type] == 1 { return weightBytes[type] }
     if splitsInputHalf(type) {
-      return weightBytes[type] - recurrentWeightBytes[type] + steps * recurrentWeightBytes[type]
+      return saturated(
+        Double(weightBytes[type] - recurrentWeightBytes[type]) + Double(steps)
+          * Double(recurrentWeightBytes[type]))
     }
-    return steps * weightBytes[type]
+    return saturated(Double(steps) * Double(weightBytes[type]))
   }
 
   func splitsInputHalf(_ type: Int) -> Bool {
@@ -97,8 +100,9 @@ public struct CostModel: Sendable {
     var cost = Cost()
     let type = Int(e.type)
     cost.computeCycles = computeCycles(type: type, lanes: Int64(e.lanes), steps: Int64(e.steps))
-    cost.sramBytes =
-      e.bytesRead + e.bytesWritten + weightReadBytes(type: type, steps: Int64(e.steps))
+    cost.sramBytes = saturated(
+      Double(e.bytesRead) + Double(e.bytesWritten)
+        + Double(weightReadBytes(type: type, steps: Int64(e.steps))))
     cost.memoryCycles = sramCycles(cost.sramBytes)
     cost.cycles = max(cost.computeCycles, cost.memoryCycles) + Int64(preset.issueOverheadCycles)
     cost.computeEnergyPJ = Double(e.macs) * preset.macEnergyPJ
@@ -111,7 +115,7 @@ public struct CostModel: Sendable {
     var cost = Cost()
     cost.dramBytes = bytes
     cost.sramBytes = bytes
-    cost.memoryCycles = Int64((Double(bytes) / preset.dramBytesPerCycle).rounded(.up))
+    cost.memoryCycles = saturated((Double(bytes) / preset.dramBytesPerCycle).rounded(.up))
     cost.cycles = cost.memoryCycles + Int64(preset.issueOverheadCycles)
     cost.dramEnergyPJ = Double(bytes) * preset.dramEnergyPJPerByte
     cost.sramEnergyPJ = Double(bytes) * preset.sramEnergyPJPerByte
@@ -121,7 +125,7 @@ public struct CostModel: Sendable {
   /// A gather or copy: `bytes` read and written on chip.
   public func copy(bytes: Int64) -> Cost {
     var cost = Cost()
-    cost.sramBytes = 2 * bytes
+    cost.sramBytes = saturated(2 * Double(bytes))
     cost.memoryCycles = sramCycles(cost.sramBytes)
     cost.cycles = cost.memoryCycles + Int64(preset.issueOverheadCycles)
     cost.sramEnergyPJ = Double(cost.sramBytes) * preset.sramEnergyPJPerByte
@@ -129,8 +133,23 @@ public struct CostModel: Sendable {
   }
 
   func sramCycles(_ bytes: Int64) -> Int64 {
-    Int64((Double(bytes) / preset.sramBytesPerCycle).rounded(.up))
+    saturated((Double(bytes) / preset.sramBytesPerCycle).rounded(.up))
   }
+}
+
+/// The largest cycle or byte count one instruction (or one arrival) may have: 2^50, about 13 days
+/// at 1 GHz. Counts beyond it are clamped, so no program or preset can overflow the simulator.
+let saturationLimit: Double = 1_125_899_906_842_624
+
+/// `value` as Int64, clamped to 0…`saturationLimit` (NaN counts as the limit).
+@inline(__always) func saturated(_ value: Double) -> Int64 {
+  value >= 0 ? Int64(min(value, saturationLimit)) : value < 0 ? 0 : Int64(saturationLimit)
+}
+
+/// `a + b` for the simulator's running totals, clamped at `Int64.max` instead of trapping.
+@inline(__always) func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+  let (sum, overflow) = a.addingReportingOverflow(b)
+  return overflow ? Int64.max : sum
 }
 
 @inline(__always) func ceilDiv(_ a: Int64, _ b: Int64) -> Int64 { (a + b - 1) / b }

@@ -29,8 +29,12 @@ public struct Program: Codable, Sendable, Equatable {
     self.instructions = instructions
   }
 
-  /// Checks the version and that every instruction names an op type, request and lane that
-  /// exist. `file` names the program in the diagnostic.
+  /// The latest arrival a request may have, in seconds: the `.dg` parser's bound.
+  public static let maxArrival = DGParser.maxArrival
+
+  /// Checks the version, the bounds on sizes and arrivals, and that every instruction names an op
+  /// type, request and lane that exist and has counts in range. `file` names the program in the
+  /// diagnostic.
   public func validate(file: String) throws(Diagnostic) {
     func fail(_ message: String) -> Diagnostic {
       Diagnostic(file: file, location: .unknown, message: message)
@@ -40,27 +44,51 @@ public struct Program: Codable, Sendable, Equatable {
         "unsupported program version \(version) (this build reads \(Program.formatVersion))")
     }
     guard lanes >= 1 else { throw fail("lanes must be positive") }
+    // Bounds that keep every cost formula far from overflow (docs/simulator.md).
+    let maxCount = Int64(1) << 50
+    for (t, type) in opTypes.enumerated() {
+      guard type.weightBytes >= 0, Int64(type.weightBytes) <= maxCount, type.macsPerRow >= 0,
+        Int64(type.macsPerRow) <= maxCount, type.recurrentColumns >= 0,
+        type.recurrentColumns <= 1 << 24,
+        type.matrices.allSatisfy({ $0.allSatisfy { (0...(1 << 24)).contains($0) } })
+      else {
+        throw fail(
+          "op type \(t) ('\(type.name)'): sizes must be ≥ 0, bytes and MACs at most 2^50, matrix dimensions at most 2^24"
+        )
+      }
+    }
+    for (r, request) in requests.enumerated()
+    where !(request.arrival >= 0 && request.arrival <= Program.maxArrival) {
+      throw fail(
+        "request \(r) ('\(request.name)'): arrival must be between 0 and \(Int(Program.maxArrival)) seconds"
+      )
+    }
     let typeCount = Int32(opTypes.count)
     let requestCount = Int32(requests.count)
     for (index, instruction) in instructions.enumerated() {
       switch instruction {
       case .loadWeights(let type, let bytes):
         if type < 0 || type >= typeCount { throw fail("instruction \(index): no op type \(type)") }
-        if bytes < 0 { throw fail("instruction \(index): negative bytes") }
+        if bytes < 0 || bytes > maxCount {
+          throw fail("instruction \(index): bytes out of 0...2^50")
+        }
       case .execute(let execution):
         if execution.type < 0 || execution.type >= typeCount {
           throw fail("instruction \(index): no op type \(execution.type)")
         }
         if execution.lanes < 1 || execution.steps < 1 || execution.rows < 0
           || execution.rows > Int64(execution.lanes) * Int64(execution.steps) || execution.macs < 0
-          || execution.bytesRead < 0 || execution.bytesWritten < 0
+          || execution.bytesRead < 0 || execution.bytesWritten < 0 || execution.macs > maxCount
+          || execution.bytesRead > maxCount || execution.bytesWritten > maxCount
         {
           throw fail(
-            "instruction \(index): an execution needs lanes, steps ≥ 1, 0 ≤ rows ≤ lanes × steps and counts ≥ 0"
+            "instruction \(index): an execution needs lanes, steps ≥ 1, 0 ≤ rows ≤ lanes × steps and counts in 0...2^50"
           )
         }
       case .gather(let bytes), .copy(let bytes):
-        if bytes < 0 { throw fail("instruction \(index): negative bytes") }
+        if bytes < 0 || bytes > maxCount {
+          throw fail("instruction \(index): bytes out of 0...2^50")
+        }
       case .start(let request), .complete(let request):
         if request < 0 || request >= requestCount {
           throw fail("instruction \(index): no request \(request)")

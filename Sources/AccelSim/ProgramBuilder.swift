@@ -68,18 +68,22 @@ public struct ProgramBuilder: Sendable {
     var start = nodes.startIndex
     while start < nodes.endIndex {
       let end = min(start + lanes, nodes.endIndex)
-      var read: Int64 = 0
+      // Counts in floating point, saturated: huge tensors and lane counts must not trap.
+      var read = 0.0
       for n in nodes[start..<end] {
         let operandCount = module.operandStart[Int(n) + 1] - module.operandStart[Int(n)]
-        for slot in 0..<Int(operandCount) { read += Int64(bytes(of: opType.operandType(at: slot))) }
-        read += tableRowBytes
+        for slot in 0..<Int(operandCount) {
+          read += Double(bytes(of: opType.operandType(at: slot)))
+        }
+        read += Double(tableRowBytes)
       }
       let rows = Int64(end - start)
       instructions.append(
         .execute(
           Execution(
-            type: Int32(type), lanes: Int32(rows), steps: 1, rows: rows, macs: rows * macsPerRow,
-            bytesRead: read, bytesWritten: rows * resultBytes)))
+            type: Int32(type), lanes: Int32(rows), steps: 1, rows: rows,
+            macs: saturated(Double(rows) * Double(macsPerRow)), bytesRead: saturated(read),
+            bytesWritten: saturated(Double(rows) * Double(resultBytes)))))
       start = end
     }
   }
@@ -122,28 +126,38 @@ public struct ProgramBuilder: Sendable {
       }
     }
 
-    let gathers = (module.layout?.gathers ?? []).sorted()
-    var nextGather = 0
+    // Gathers grouped by batch.
+    var gathersAt = [[MemoryLayout.Gather]](repeating: [], count: schedule.batchCount)
+    for gather in (module.layout?.gathers ?? []).sorted() where gather.batch < schedule.batchCount {
+      gathersAt[gather.batch].append(gather)
+    }
     for b in 0..<schedule.batchCount {
-      for request in startsAt[b] { program.instructions.append(.start(request: request)) }
-      let type = Int(schedule.batchType[b])
-      if table[type].weightBytes > 0 {
-        program.instructions.append(
-          .loadWeights(type: Int32(type), bytes: Int64(table[type].weightBytes)))
-      }
-      while nextGather < gathers.count, gathers[nextGather].batch <= b {
-        if gathers[nextGather].batch == b {
-          let gather = gathers[nextGather]
-          let element = module.opTypes[type].operandType(at: gather.slot).element
-          program.instructions.append(.gather(bytes: Int64(scaled(gather.bytes, from: element))))
-        }
-        nextGather += 1
-      }
-      appendExecutions(
-        of: schedule.batch(b), type: type, in: module, table: table, to: &program.instructions)
-      for request in completesAt[b] { program.instructions.append(.complete(request: request)) }
+      appendBatch(
+        schedule.batch(b), type: Int(schedule.batchType[b]), starts: startsAt[b],
+        gathers: gathersAt[b], completes: completesAt[b], in: module, table: table,
+        to: &program.instructions)
     }
     return program
+  }
+
+  /// The instructions of one batch, as `build` lays them out: `start` for the requests it
+  /// admits, a weight load when the type multiplies, its `gather`s (from `pq-layout`), the
+  /// executions `lanes` rows at a time, then `complete` for the requests it finishes.
+  public func appendBatch(
+    _ nodes: ArraySlice<Int32>, type: Int, starts: [Int32], gathers: [MemoryLayout.Gather],
+    completes: [Int32], in module: Module, table: [ProgramOpType],
+    to instructions: inout [Instruction]
+  ) {
+    for request in starts { instructions.append(.start(request: request)) }
+    if table[type].weightBytes > 0 {
+      instructions.append(.loadWeights(type: Int32(type), bytes: Int64(table[type].weightBytes)))
+    }
+    for gather in gathers {
+      let element = module.opTypes[type].operandType(at: gather.slot).element
+      instructions.append(.gather(bytes: Int64(scaled(gather.bytes, from: element))))
+    }
+    appendExecutions(of: nodes, type: type, in: module, table: table, to: &instructions)
+    for request in completes { instructions.append(.complete(request: request)) }
   }
 
   /// `bytes` of graph tensors of element type `element`, in accelerator bytes.

@@ -42,17 +42,17 @@ public struct SimulationSession: Sendable {
     self.preset = preset
     self.model = CostModel(preset: preset, opTypes: opTypes)
     self.requests = requests
-    arrivalCycle = requests.map { Int64(($0.arrival * preset.clockHz).rounded(.up)) }
+    arrivalCycle = requests.map { saturated(($0.arrival * preset.clockHz).rounded(.up)) }
     completion = [Int64](repeating: -1, count: requests.count)
     residency = WeightResidency(
       typeCount: opTypes.count, capacity: Int64(preset.weightBufferBytes))
   }
 
   private mutating func add(_ cost: CostModel.Cost) {
-    clock += cost.cycles
-    totals.busyCycles += cost.cycles
-    totals.sramBytes += cost.sramBytes
-    totals.dramBytes += cost.dramBytes
+    clock = saturatingSum(clock, cost.cycles)
+    totals.busyCycles = saturatingSum(totals.busyCycles, cost.cycles)
+    totals.sramBytes = saturatingSum(totals.sramBytes, cost.sramBytes)
+    totals.dramBytes = saturatingSum(totals.dramBytes, cost.dramBytes)
     totals.computeEnergyPJ += cost.computeEnergyPJ
     totals.sramEnergyPJ += cost.sramEnergyPJ
     totals.dramEnergyPJ += cost.dramEnergyPJ

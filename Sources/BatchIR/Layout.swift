@@ -56,8 +56,9 @@ public struct LayoutRequirements: Sendable {
 
   public func stride(ofNode n: Int) -> Int { roundUp(tensorBytes[n], alignment) }
 
-  /// Whether slot j of a batch needs a slice at all, and if so its operand tensors in batch order
-  /// (nil when they cannot form a slice, so the slot must be gathered).
+  /// Whether slot j of a batch needs a slice at all: `free` (one node, all external, or one
+  /// broadcast tensor), `slice` with its operand tensors in batch order, or `unsliceable` when
+  /// they cannot form a slice, so the slot must be gathered.
   public enum Slot {
     case free
     case slice([Int32])

@@ -104,4 +104,19 @@ public struct Packing: Hashable, Sendable {
   public var paddingLaneSteps: Int {
     rounds.reduce(0) { $0 + computedLanes(of: $1) * $1.steps - $1.usefulLaneSteps }
   }
+
+  /// Requests that start in a lane another request used before them (E-BATCH's refills; the
+  /// first request of every lane does not count).
+  public var refills: Int {
+    var used = Set<Int>()
+    var count = 0
+    for round in rounds {
+      for (lane, segments) in round.lanes.enumerated() {
+        for segment in segments where segment.request != Packing.idle && segment.first == 0 {
+          if !used.insert(lane).inserted { count += 1 }
+        }
+      }
+    }
+    return count
+  }
 }

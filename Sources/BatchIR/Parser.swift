@@ -7,6 +7,8 @@ public struct DGParser {
   public static let maxNodes = 50_000_000
   /// The most time-steps of one compact recurrent instance.
   public static let maxSteps = 1_000_000
+  /// The latest `arrival=` a request may have, in seconds (about 31 years; keeps clocks finite).
+  public static let maxArrival = 1e9
 
   /// Parses `.dg` text. `file` names the source in diagnostics.
   public static func parse(_ bytes: [UInt8], file: String) throws(Diagnostic) -> Module {
@@ -336,8 +338,11 @@ public struct DGParser {
       try expect("=")
       try cursor.skipTrivia()
       let arrivalLocation = cursor.location
-      guard let value = cursor.scanDecimal(), value.isFinite, value >= 0 else {
-        throw error("expected a non-negative arrival time in seconds", at: arrivalLocation)
+      guard let value = cursor.scanDecimal(), value.isFinite, value >= 0, value <= Self.maxArrival
+      else {
+        throw error(
+          "expected an arrival time in seconds between 0 and \(Int(Self.maxArrival))",
+          at: arrivalLocation)
       }
       arrival = value
     }

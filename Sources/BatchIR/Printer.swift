@@ -91,7 +91,7 @@ public struct DGPrinter {
 }
 
 extension DGPrinter {
-  /// `layout align=A arena=BYTES { offsets …(16 a line) ; gather BATCH SLOT BYTES … }`
+  /// `layout align=A { offsets …(16 a line) … gather batch=B slot=S bytes=N … }`
   static func printLayout(_ layout: MemoryLayout, to out: inout OutputBuffer) {
     out.write("\nlayout align=")
     out.write(layout.alignment)

@@ -234,6 +234,9 @@ public struct Verifier {
     guard let schedule = module.schedule else {
       throw error("layout: the module has no schedule", at: at)
     }
+    guard layout.alignment >= 1, layout.alignment.nonzeroBitCount == 1 else {
+      throw error("layout: the alignment \(layout.alignment) is not a power of two", at: at)
+    }
     guard layout.offsets.count == module.nodeCount else {
       throw error("layout: \(layout.offsets.count) offsets for \(module.nodeCount) nodes", at: at)
     }
@@ -250,8 +253,11 @@ public struct Verifier {
       throw error("layout: nodes \(a) and \(b) overlap", at: at)
     }
     let required = requirements.requiredGathers(module, schedule: schedule, offsets: layout.offsets)
-    var marked: [Int: MemoryLayout.Gather] = [:]
+    var marked = Set<[Int]>()
     for gather in layout.gathers {
+      guard gather.batch >= 0, gather.batch < schedule.batchCount, gather.slot >= 0 else {
+        throw error("layout: gather of batch \(gather.batch), which does not exist", at: at)
+      }
       let batch = schedule.batch(gather.batch)
       guard gather.slot < requirements.slotCount(of: batch, in: module) else {
         throw error(
@@ -264,9 +270,12 @@ public struct Verifier {
           "layout: gather of batch \(gather.batch) slot \(gather.slot) copies \(bytes) bytes, not \(gather.bytes)",
           at: at)
       }
-      marked[gather.batch << 20 | gather.slot] = gather
+      guard marked.insert([gather.batch, gather.slot]).inserted else {
+        throw error(
+          "layout: slot \(gather.slot) of batch \(gather.batch) is gathered twice", at: at)
+      }
     }
-    for gather in required where marked[gather.batch << 20 | gather.slot] == nil {
+    for gather in required where !marked.contains([gather.batch, gather.slot]) {
       throw error(
         "layout: operand \(gather.slot + 1) of batch \(gather.batch) is not an aligned slice in batch order and is not gathered",
         at: at)

@@ -65,8 +65,13 @@ extension ModuleView {
           rows += "<TD COLSPAN=\"\(span(round.steps))\" BGCOLOR=\"#ffffff\"></TD>"
           continue
         }
+        // Cumulative rounding, so a lane's cells add up to exactly its round's columns; a
+        // segment shorter than one column may get none.
+        var offset = 0
         for segment in lane {
-          let width = span(Int(segment.count))
+          let width = span(offset + Int(segment.count)) - (offset == 0 ? 0 : span(offset))
+          offset += Int(segment.count)
+          if width == 0 { continue }
           if segment.isIdle {
             rows += "<TD COLSPAN=\"\(width)\" BGCOLOR=\"#9e9e9e\"></TD>"
           } else {
@@ -82,7 +87,8 @@ extension ModuleView {
       }
       rows += "</TR>"
     }
-    let width = 1 + shown * 2 + columns
+    // The lane column, every round's columns, and the separators between rounds.
+    let width = 1 + packing.rounds.prefix(shown).reduce(0) { $0 + span($1.steps) } + (shown - 1)
     let label =
       "<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\"><TR><TD COLSPAN=\"\(width)\"><B>\(htmlEscaped(title))</B></TD></TR>\(header)\(rows)</TABLE>>"
     graph.nodes.append(

@@ -141,7 +141,7 @@ public enum Experiments {
       var peer = AgendaPolicy()
       agenda.append(BatchingRun.schedule(graph, policy: &peer, name: "agenda").batchCount)
     }
-    return (milliseconds(elapsed), fsm, agenda)
+    return (elapsed.inMilliseconds, fsm, agenda)
   }
 
   /// Compile time of the pipeline stages on `module`, in milliseconds per 1,000 nodes: median of
@@ -162,23 +162,19 @@ public enum Experiments {
       var start = clock.now
       let parsed = try DGParser.parse(text, file: "<report>")
       try Verifier.verify(parsed, file: "<report>")
-      times["parse+verify", default: []].append(milliseconds(clock.now - start))
+      times["parse+verify", default: []].append((clock.now - start).inMilliseconds)
       start = clock.now
       _ = try run("fsm-batch{policy=agenda}", on: module)
-      times["fsm-batch agenda", default: []].append(milliseconds(clock.now - start))
+      times["fsm-batch agenda", default: []].append((clock.now - start).inMilliseconds)
       start = clock.now
       let graph = BatchingGraph(module)
       var policy = FSMPolicy(table: table, graph: graph)
       _ = BatchingRun.schedule(graph, policy: &policy, name: "fsm")
-      times["fsm-batch apply", default: []].append(milliseconds(clock.now - start))
+      times["fsm-batch apply", default: []].append((clock.now - start).inMilliseconds)
       start = clock.now
       _ = try run("pq-layout", on: scheduled)
-      times["pq-layout", default: []].append(milliseconds(clock.now - start))
+      times["pq-layout", default: []].append((clock.now - start).inMilliseconds)
     }
     return times.mapValues { $0.sorted()[$0.count / 2] * perThousand }
-  }
-
-  static func milliseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) * 1e-15
   }
 }

@@ -12,7 +12,7 @@ public struct PackingReport {
   public var requests = 64
   public var hidden = 512
   /// Arrival rates as fractions of cellular batching's capacity on the same requests.
-  public var loads = [0.6, 1.5]
+  public var loads = [0.3, 0.6, 0.9, 1.5]
 
   public init() {}
 
@@ -41,8 +41,8 @@ public struct PackingReport {
       `cellular` (BatchMaker). See [ebatch-pack](passes/ebatch-pack.md) for why they differ from \
       the paper's 1.8× throughput and 3.6× energy efficiency on E-PUR, 2.1× and 1.6× on TPU.
 
-      | preset | lengths | load | strategy | N | requests/s | µJ/request | p99 latency (ms) | padding | throughput × | energy efficiency × |
-      |---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|
+      | preset | lengths | load | rate (requests/s) | strategy | N | requests/s | µJ/request | p99 latency (ms) | padding | throughput × | energy efficiency × |
+      |---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|
 
       """
     for preset in [AcceleratorPreset.epur, .tpuV1] {
@@ -64,7 +64,7 @@ public struct PackingReport {
           for (strategy, n, result) in rows {
             let r = result.report
             text +=
-              "| \(preset.name) | \(lengths.rawValue) | \(load) | \(strategy) | \(n) | \(fixed(requestsPerSecond(r), 1)) | \(fixed(energyPerRequest(r) / 1e6, 1)) | \(fixed(r.latencyQuantile(0.99) * 1e3, 2)) | \(fixed(r.paddingFraction * 100, 1))% | \(fixed(requestsPerSecond(r) / requestsPerSecond(base), 2)) | \(fixed(energyPerRequest(base) / energyPerRequest(r), 2)) |\n"
+              "| \(preset.name) | \(lengths.rawValue) | \(load) | \(fixed(load * capacityRate, 0)) | \(strategy) | \(n) | \(fixed(requestsPerSecond(r), 1)) | \(fixed(energyPerRequest(r) / 1e6, 1)) | \(fixed(r.latencyQuantile(0.99) * 1e3, 2)) | \(fixed(r.paddingFraction * 100, 1))% | \(fixed(requestsPerSecond(r) / requestsPerSecond(base), 2)) | \(fixed(energyPerRequest(base) / energyPerRequest(r), 2)) |\n"
           }
         }
       }

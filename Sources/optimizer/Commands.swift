@@ -88,6 +88,11 @@ struct GenerateCommand: ParsableCommand {
     options.rate = rate
     options.lengths = lengths
     let module = WorkloadGenerator.generate(model, options: options)
+    if let last = module.instances.compactMap(\.arrival).max(), last > DGParser.maxArrival {
+      throw ValidationError(
+        "--rate \(rate) is too low: arrivals would reach \(last) s, past the format's \(Int(DGParser.maxArrival)) s"
+      )
+    }
     try writeFileAtomically(output, DGPrinter.print(module))
   }
 }

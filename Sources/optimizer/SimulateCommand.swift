@@ -38,15 +38,11 @@ struct SimulateCommand: ParsableCommand {
       printError(
         String(
           format: "read %.1f ms, simulate %.1f ms (%d instructions)",
-          milliseconds(simulateStart - readStart), milliseconds(end - simulateStart),
+          (simulateStart - readStart).inMilliseconds, (end - simulateStart).inMilliseconds,
           loaded.instructions.count))
     }
     if let json { try writeFileAtomically(json, reportJSON(report)) }
   }
-}
-
-func milliseconds(_ duration: Duration) -> Double {
-  Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) * 1e-15
 }
 
 /// A built-in preset by name, or a preset file.

@@ -168,3 +168,45 @@ func batchedTagger() throws -> Module {
   }
   #expect(throws: Diagnostic.self) { try AcceleratorPreset.decode(Array("{".utf8), file: "p.json") }
 }
+
+/// Absurd numbers are errors or saturate; they never trap (docs/robustness.md).
+@Test func absurdNumbersAreRejectedOrSaturate() throws {
+  var program = Program(
+    lanes: 4,
+    opTypes: [
+      ProgramOpType(
+        name: "big", weights: ["W"], weightBytes: 1 << 50, matrices: [[1 << 24, 1 << 24]],
+        recurrentColumns: 0, macsPerRow: 1 << 48)
+    ],
+    requests: [ProgramRequest(name: "r", arrival: 1e9)])
+  program.instructions = [
+    .start(request: 0), .loadWeights(type: 0, bytes: 1 << 50),
+    .execute(
+      Execution(
+        type: 0, lanes: Int32.max, steps: Int32.max, rows: 1, macs: 1 << 50, bytesRead: 1 << 50,
+        bytesWritten: 1 << 50)),
+    .gather(bytes: 1 << 50), .complete(request: 0),
+  ]
+  // At the bounds: simulates, clamped, without trapping.
+  for preset in AcceleratorPreset.builtIn {
+    let report = try Simulator(preset: preset).run(program)
+    #expect(report.totals.cycles > 0)
+  }
+  // Past them: a clear error.
+  var tooMany = program
+  tooMany.instructions[3] = .gather(bytes: Int64.max)
+  #expect(throws: Diagnostic.self) { try tooMany.validate(file: "p") }
+  var late = program
+  late.requests[0].arrival = 1e300
+  #expect(throws: Diagnostic.self) { try late.validate(file: "p") }
+  var wide = program
+  wide.opTypes[0].matrices = [[Int.max, 2]]
+  #expect(throws: Diagnostic.self) { try wide.validate(file: "p") }
+
+  var preset = AcceleratorPreset.tpuV1
+  preset.arrayRows = 1 << 40
+  #expect(preset.invalidField()?.key == "array_rows")
+  preset = .tpuV1
+  preset.issueOverheadCycles = Int.max
+  #expect(preset.invalidField()?.key == "issue_overhead_cycles")
+}

@@ -86,7 +86,14 @@ import Testing
     expectError(twoTypes + "instance s {\n  %a = join(", 6, 13, "expected an operand")
   }
   @Test func badArrival() {
-    expectError(twoTypes + "instance s arrival=-1 {\n}\n", 5, 20, "non-negative arrival")
+    expectError(
+      twoTypes + "instance s arrival=-1 {\n}\n", 5, 20,
+      "expected an arrival time in seconds between 0 and")
+  }
+  @Test func absurdArrival() {
+    expectError(
+      twoTypes + "instance s arrival=1e300 {\n}\n", 5, 20,
+      "expected an arrival time in seconds between 0 and 1000000000")
   }
   @Test func invalidUTF8() {
     let bytes: [UInt8] = Array("dg 1\n# caf".utf8) + [0xFF, 0x0A]

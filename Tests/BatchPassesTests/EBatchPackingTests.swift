@@ -164,6 +164,16 @@ import Workloads
     #expect(statistics["packed_requests"] == 3)
     #expect(statistics["schedule_unchanged"] == 1)
     #expect(statistics["refills"] == 0)
+    // The kept layout's gathers are in the program, and in the figures the pass reports.
+    #expect(packed.layout?.gathers.isEmpty == false)
+    let preset = AcceleratorPreset.epur
+    let program = try ProgramBuilder(preset: preset).build(packed)
+    #expect(program.instructions.contains { if case .gather = $0 { true } else { false } })
+    let report = try Simulator(preset: preset).run(program)
+    #expect(statistics["sim_latency_p99_s"] == report.latencyQuantile(0.99))
+    #expect(
+      statistics["sim_energy_per_request_pj"]
+        == report.entries.first { $0.name == "energy_per_request_pj" }?.value)
   }
 
   @Test func treesNeedASchedule() throws {

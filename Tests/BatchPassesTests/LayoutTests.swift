@@ -77,6 +77,17 @@ func layOut(_ module: Module, _ pipeline: String = "fsm-batch{policy=typewise},p
     twoTypes
     + "instance s {\n  %a = leaf(_)\n  %b = leaf(_)\n  %c = join(%a, %b)\n  %d = join(%b, %a)\n}\nschedule {\n  batch leaf 0 1\n  batch join 2 3\n}\n"
 
+  @Test func alignMustBeAPowerOfTwo() {
+    #expect(throws: Diagnostic.self) { try PassManager(pipeline: "pq-layout{align=3}") }
+    do {
+      _ = try PassManager(pipeline: "fsm-batch,pq-layout{align=48}")
+      Issue.record("align=48 accepted")
+    } catch {
+      #expect(error.message == "pq-layout: option 'align' must be a power of two; got 48")
+      #expect(error.location.column == 21)
+    }
+  }
+
   @Test func verifierChecksLayouts() {
     // Slot 0 of the join batch reads a, b: a slice only if a is right before b.
     #expect(
@@ -104,6 +115,11 @@ func layOut(_ module: Module, _ pipeline: String = "fsm-batch{policy=typewise},p
     #expect(
       layoutError(scheduled + "layout align=64 {\n  offsets 0 64 128\n}\n")?.message.contains(
         "3 offsets for 4 nodes") == true)
+    #expect(
+      layoutError(
+        scheduled
+          + "layout align=64 {\n  offsets 0 64 128 192\n  gather batch=1 slot=1 bytes=32\n  gather batch=1 slot=1 bytes=32\n}\n"
+      )?.message.contains("gathered twice") == true)
     #expect(
       layoutError(
         twoTypes + "instance s {\n  %a = leaf(_)\n}\nlayout align=64 {\n  offsets 0\n}\n")?.message

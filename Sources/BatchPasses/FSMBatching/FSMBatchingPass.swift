@@ -114,7 +114,7 @@ public struct FSMBatchingPass: Pass {
         fsmStatistics.set("refine_evaluations", result.refineEvaluations)
         fsmStatistics.set(
           "train_ms",
-          (Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15)
+          elapsed.inMilliseconds
             .rounded())
       }
       var p = FSMPolicy(table: table, graph: graph)

@@ -112,7 +112,7 @@ public struct PassManager {
       }
       let elapsed = clock.now - start
       let seconds =
-        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        elapsed.inSeconds
       if verifyEach {
         do {
           try Verifier.verify(module, file: file)

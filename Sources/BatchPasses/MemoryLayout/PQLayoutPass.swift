@@ -30,11 +30,12 @@ public struct PQLayoutPass: Pass {
   public var alignment: Int
 
   public init(options: inout PassOptions) throws(Diagnostic) {
+    let location = options.entries.first { $0.key == "align" }?.location ?? .unknown
     alignment = try options.int("align", default: 64, range: 1...(1 << 20))
-    if alignment & (alignment - 1) != 0, let entry = options.entries.first {
+    if alignment.nonzeroBitCount != 1 {
       throw Diagnostic(
-        file: options.source, location: entry.location,
-        message: "pq-layout: align must be a power of two")
+        file: options.source, location: location,
+        message: "pq-layout: option 'align' must be a power of two; got \(alignment)")
     }
   }
 

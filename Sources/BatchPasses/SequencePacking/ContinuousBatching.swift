@@ -36,12 +36,20 @@ public struct ContinuousBatcher: Sendable {
     self.lanes = lanes
   }
 
-  public func run(_ module: Module, schedule input: Schedule) -> Result {
+  /// Runs `input` (whose gathers, by batch, are `gathers`: pass the layout's only if it was made
+  /// for `input`).
+  public func run(_ module: Module, schedule input: Schedule, gathers: [MemoryLayout.Gather] = [])
+    -> Result
+  {
     let builder = ProgramBuilder(lanes: lanes, elementBytes: preset.elementBytes)
     let table = builder.opTypeTable(module)
     let requests = builder.requestTable(module)
     var session = SimulationSession(preset: preset, opTypes: table, requests: requests)
     let instanceOf = module.nodeInstances()
+    var gathersAt = [[MemoryLayout.Gather]](repeating: [], count: input.batchCount)
+    for gather in gathers.sorted() where gather.batch < input.batchCount {
+      gathersAt[gather.batch].append(gather)
+    }
     let order = (0..<module.instances.count).sorted {
       (requests[$0].arrival, $0) < (requests[$1].arrival, $1)
     }
@@ -106,17 +114,13 @@ public struct ContinuousBatcher: Sendable {
       }
       b += 1
       if runnable.isEmpty { continue }
-      var batch: [Instruction] = []
+      var starts: [Int32] = []
+      var completes: [Int32] = []
       for n in runnable where !started[Int(instanceOf[Int(n)])] {
         let i = Int(instanceOf[Int(n)])
         started[i] = true
-        batch.append(.start(request: Int32(i)))
+        starts.append(Int32(i))
       }
-      if table[type].weightBytes > 0 {
-        batch.append(.loadWeights(type: Int32(type), bytes: Int64(table[type].weightBytes)))
-      }
-      builder.appendExecutions(
-        of: runnable[...], type: type, in: module, table: table, to: &batch)
       for n in runnable {
         done[Int(n)] = true
         remaining -= 1
@@ -126,10 +130,17 @@ public struct ContinuousBatcher: Sendable {
         let i = Int(instanceOf[Int(n)])
         left[i] -= 1
         if left[i] == 0 {
-          batch.append(.complete(request: Int32(i)))
+          completes.append(Int32(i))
           inFlight -= 1
         }
       }
+      // A batch that runs whole keeps its gathers (they are what the program will hold if the
+      // layout survives).
+      let intact = runnable.count == input.batch(b - 1).count
+      var batch: [Instruction] = []
+      builder.appendBatch(
+        runnable[...], type: type, starts: starts, gathers: intact ? gathersAt[b - 1] : [],
+        completes: completes, in: module, table: table, to: &batch)
       for instruction in batch { session.step(instruction) }
       instructions += batch.count
       result.schedule.append(type: type, nodes: runnable)

@@ -151,7 +151,7 @@ public struct EBatchPackingPass: Pass {
     statistics.set("chunks", result.packing.rounds.count)
     statistics.set("weight_loads", report.totals.weightMisses)
     statistics.set("padding_lane_steps", result.packing.paddingLaneSteps)
-    statistics.set("refills", module.instances.count)
+    statistics.set("refills", result.packing.refills)
     statistics.set("packed_requests", module.instances.count)
     for (name, value) in chosen { statistics.set(name, value) }
     setSimulated(report, in: &statistics)
@@ -168,12 +168,16 @@ public struct EBatchPackingPass: Pass {
           "ebatch-pack maps fsm-batch's batches onto the lanes for instances that are not recurrent requests; run 'fsm-batch' first"
       )
     }
-    let result = ContinuousBatcher(preset: preset, slots: lanes, lanes: preset.lanes)
-      .run(module, schedule: schedule)
+    // First with the layout's gathers (the program keeps them if the schedule survives). If the
+    // schedule changes, the layout goes, and the figures must come from a run without its gathers.
+    let batcher = ContinuousBatcher(preset: preset, slots: lanes, lanes: preset.lanes)
+    let gathers = module.layout?.gathers ?? []
+    var result = batcher.run(module, schedule: schedule, gathers: gathers)
     let unchanged = result.schedule == schedule
     if !unchanged {
-      module.schedule = result.schedule
       module.layout = nil
+      if !gathers.isEmpty { result = batcher.run(module, schedule: schedule) }
+      module.schedule = result.schedule
     }
     let report = result.report
     statistics.set("lanes", lanes)
