@@ -116,6 +116,12 @@ public struct PQTree: Sendable {
     return out
   }
 
+  /// Calls `body` with each child of a live node, left to right, without building an array.
+  public func forEachChild(of node: Int, _ body: (Int) -> Void) {
+    _ = checkedKind(node)
+    forEachChild(of: Int32(node)) { body(Int($0)) }
+  }
+
   /// Number of children of a live node.
   public func childCount(of node: Int) -> Int {
     _ = checkedKind(node)

@@ -74,19 +74,24 @@ public struct PQLayoutPass: Pass {
     for (position, n) in baselineOrder.enumerated() { rank[n] = position }
     Self.orient(&tree, rank: rank)
     var forward = tree
+    // Each frontier is read once: it is both a candidate and the start of the next alignment.
+    let pqOrder = tree.frontier()
     Self.align(
-      &forward, module: module, schedule: baseline, requirements: requirements, direction: .forward)
+      &forward, from: pqOrder, module: module, schedule: baseline, requirements: requirements,
+      direction: .forward)
     var backward = tree
     Self.align(
-      &backward, module: module, schedule: baseline, requirements: requirements,
+      &backward, from: pqOrder, module: module, schedule: baseline, requirements: requirements,
       direction: .backward)
+    let backwardOrder = backward.frontier()
     var both = backward
     Self.align(
-      &both, module: module, schedule: baseline, requirements: requirements, direction: .forward)
+      &both, from: backwardOrder, module: module, schedule: baseline, requirements: requirements,
+      direction: .forward)
 
     var best: (choice: Int, schedule: Schedule, offsets: [Int64], gathers: [MemoryLayout.Gather])?
     for (choice, order) in [
-      baselineOrder, tree.frontier(), forward.frontier(), backward.frontier(), both.frontier(),
+      baselineOrder, pqOrder, forward.frontier(), backwardOrder, both.frontier(),
     ].enumerated() {
       let offsets = Self.offsets(forOrder: order, requirements)
       // Each batch runs its nodes in the order of their results in memory.
@@ -130,12 +135,13 @@ public struct PQLayoutPass: Pass {
   /// Turns subtrees that hold exactly one batch's results so that, for each batch's largest
   /// sliceable slot, results and operands come in the same order. A turned subtree keeps its
   /// range of positions, so positions are updated locally: O(nodes) over the whole schedule.
+  /// `order` is the tree's frontier on entry.
   static func align(
-    _ tree: inout PQTree, module: Module, schedule: Schedule, requirements: LayoutRequirements,
-    direction: AlignmentDirection
+    _ tree: inout PQTree, from order: [Int], module: Module, schedule: Schedule,
+    requirements: LayoutRequirements, direction: AlignmentDirection
   ) {
     var position = [Int](repeating: 0, count: module.nodeCount)
-    for (p, leaf) in tree.frontier().enumerated() { position[leaf] = p }
+    for (p, leaf) in order.enumerated() { position[leaf] = p }
     var batchOf = [Int32](repeating: -1, count: module.nodeCount)
     for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
     func leaves(under node: Int) -> [Int] {
@@ -145,7 +151,10 @@ public struct PQLayoutPass: Pass {
         if case .leaf(let leaf) = tree.kind(of: n) {
           result.append(leaf)
         } else {
-          stack.append(contentsOf: tree.children(of: n).reversed())
+          // Pushed right to left, so the leftmost child is popped first.
+          let first = stack.count
+          tree.forEachChild(of: n) { stack.append($0) }
+          stack[first...].reverse()
         }
       }
       return result
@@ -159,10 +168,12 @@ public struct PQLayoutPass: Pass {
         if case .leaf = tree.kind(of: node) {
           leafCount[node] = 1
         } else if expanded {
-          leafCount[node] = tree.children(of: node).reduce(0) { $0 + leafCount[$1] }
+          var count: Int32 = 0
+          tree.forEachChild(of: node) { count += leafCount[$0] }
+          leafCount[node] = count
         } else {
           stack.append((node, true))
-          for child in tree.children(of: node) { stack.append((child, false)) }
+          tree.forEachChild(of: node) { stack.append(($0, false)) }
         }
       }
     }
