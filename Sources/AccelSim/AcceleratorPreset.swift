@@ -134,6 +134,14 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
     return preset
   }
 
+  /// A built-in preset by name, or else the preset file at that path (decoded and checked); nil
+  /// when it is neither, so each caller can say so in its own terms.
+  public static func named(orFile nameOrFile: String) throws(Diagnostic) -> AcceleratorPreset? {
+    if let preset = builtIn(named: nameOrFile) { return preset }
+    guard let bytes = readFileBytes(nameOrFile) else { return nil }
+    return try decode(bytes, file: nameOrFile)
+  }
+
   /// The preset as JSON, keys sorted (the format of samples/accelerators/*.json).
   public func json() -> [UInt8] { JSONInput.encode(self) }
 }

@@ -28,6 +28,14 @@ public struct PackingReport {
     return WorkloadGenerator.generate(.rnnServing, options: options)
   }
 
+  /// Cellular batching's capacity on `preset`, in requests per second: its throughput on the
+  /// trace's requests when they all arrive at once. Loads are arrival rates over it.
+  func capacity(_ preset: AcceleratorPreset, _ lengths: LengthDistribution) -> Double {
+    let report = Packer(module: trace(lengths, rate: 1e9), preset: preset, lanes: preset.lanes)
+      .cellular().report
+    return Double(requests) / max(report.seconds, 1e-12)
+  }
+
   /// The Markdown section and its charts.
   public func section(chartFolder: String, progress: (String) -> Void) -> ResultsReport.Section {
     var text = """
@@ -48,10 +56,7 @@ public struct PackingReport {
     for preset in [AcceleratorPreset.epur, .tpuV1] {
       for lengths in [LengthDistribution.speech, .translation] {
         progress("packing \(preset.name) \(lengths.rawValue)")
-        let capacity =
-          Packer(module: trace(lengths, rate: 1e9), preset: preset, lanes: preset.lanes)
-          .cellular().report
-        let capacityRate = Double(requests) / max(capacity.seconds, 1e-12)
+        let capacityRate = capacity(preset, lengths)
         for load in loads {
           let module = trace(lengths, rate: load * capacityRate)
           let packer = Packer(module: module, preset: preset, lanes: preset.lanes)
@@ -83,10 +88,7 @@ public struct PackingReport {
     var series: [SVGChart.Series] = []
     var rows = ""
     for preset in [AcceleratorPreset.epur, .tpuV1] {
-      let capacity =
-        Packer(module: trace(.translation, rate: 1e9), preset: preset, lanes: preset.lanes)
-        .cellular().report
-      let module = trace(.translation, rate: 0.9 * Double(requests) / max(capacity.seconds, 1e-12))
+      let module = trace(.translation, rate: 0.9 * capacity(preset, .translation))
       let packer = Packer(module: module, preset: preset, lanes: preset.lanes)
       var points: [(x: Double, y: Double)] = []
       var labels: [String] = []

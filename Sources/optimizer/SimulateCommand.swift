@@ -47,14 +47,13 @@ struct SimulateCommand: ParsableCommand {
 
 /// A built-in preset by name, or a preset file.
 func loadPreset(_ nameOrFile: String) throws(Diagnostic) -> AcceleratorPreset {
-  if let preset = AcceleratorPreset.builtIn(named: nameOrFile) { return preset }
-  guard let bytes = readFileBytes(nameOrFile) else {
+  guard let preset = try AcceleratorPreset.named(orFile: nameOrFile) else {
     let names = AcceleratorPreset.builtIn.map(\.name).joined(separator: ", ")
     throw Diagnostic(
       file: nameOrFile, location: .unknown,
       message: "no such preset (built in: \(names)) and cannot read it as a file")
   }
-  return try AcceleratorPreset.decode(bytes, file: nameOrFile)
+  return preset
 }
 
 /// A program in JSON (first non-blank byte '{') or in the text form.

@@ -83,7 +83,6 @@ public struct ContinuousBatcher: Sendable {
     }
 
     func admitArrived() {
-      let idle = inFlight == 0
       while inFlight < slots, nextArrival < order.count {
         let i = order[nextArrival]
         if admitted[i] {
@@ -92,7 +91,7 @@ public struct ContinuousBatcher: Sendable {
         }
         // When nothing is in flight, the next arrival is admitted even if it is still to come:
         // its `start` makes the accelerator wait for it.
-        guard idle && inFlight == 0 || session.arrivalCycle[i] <= session.clock else { break }
+        guard inFlight == 0 || session.arrivalCycle[i] <= session.clock else { break }
         admitted[i] = true
         inFlight += 1
         nextArrival += 1

@@ -78,10 +78,8 @@ public struct EBatchPackingPass: Pass {
     }
     let presetEntry = options.take("accelerator")
     let presetName = presetEntry?.value ?? "epur"
-    if let builtIn = AcceleratorPreset.builtIn(named: presetName) {
-      preset = builtIn
-    } else if let bytes = readFileBytes(presetName) {
-      preset = try AcceleratorPreset.decode(bytes, file: presetName)
+    if let named = try AcceleratorPreset.named(orFile: presetName) {
+      preset = named
     } else {
       throw Diagnostic(
         file: options.source, location: presetEntry?.location ?? .unknown,
