@@ -142,6 +142,22 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
     return try decode(bytes, file: nameOrFile)
   }
 
+  /// The preset used when neither the module's `target` line nor `--accelerator` names one:
+  /// E-PUR, the accelerator E-BATCH was designed for (docs/simulator.md).
+  public static let defaultTarget = AcceleratorPreset.epur
+
+  /// The preset a module's target names, or `defaultTarget` when it has none. An unknown name
+  /// is an error at the target line (the file name is left for the caller to fill in).
+  public static func resolve(_ target: TargetSpec?) throws(Diagnostic) -> AcceleratorPreset {
+    guard let target else { return defaultTarget }
+    if let preset = try named(orFile: target.name) { return preset }
+    throw Diagnostic(
+      file: "", location: target.location,
+      message:
+        "target '\(target.name)' is neither a built-in preset (\(builtIn.map(\.name).joined(separator: ", "))) nor a readable preset file"
+    )
+  }
+
   /// The preset as JSON, keys sorted (the format of samples/accelerators/*.json).
   public func json() -> [UInt8] { JSONInput.encode(self) }
 }

@@ -10,12 +10,15 @@ public struct Program: Codable, Sendable, Equatable {
   public var version: Int
   /// Rows one execution may hold (the lane count the program was built for).
   public var lanes: Int
+  /// The target it was built for (a preset name or file, as in the module's `target` line);
+  /// `optimizer simulate` runs it there unless told otherwise. nil: not recorded.
+  public var target: String?
   public var opTypes: [ProgramOpType]
   public var requests: [ProgramRequest]
   public var instructions: [Instruction]
 
   private enum CodingKeys: String, CodingKey {
-    case version, lanes, opTypes = "op_types", requests, instructions
+    case version, lanes, target, opTypes = "op_types", requests, instructions
   }
 
   public init(

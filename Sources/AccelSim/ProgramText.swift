@@ -21,6 +21,11 @@ public enum ProgramText {
     var out = "# accelerator program (docs/simulator.md)\n"
     out.reserveCapacity(64 * program.instructions.count + 256)
     out += "accel-program \(program.version)\nlanes \(program.lanes)\n"
+    if let target = program.target, !target.isEmpty,
+      !target.unicodeScalars.contains(where: { $0 == " " || $0 == "#" || $0.value < 0x20 })
+    {
+      out += "target \(target)\n"
+    }
     for type in program.opTypes {
       out += "type \(type.name) weight_bytes=\(type.weightBytes) macs_per_row=\(type.macsPerRow)"
       out += " recurrent_columns=\(type.recurrentColumns)"
@@ -199,7 +204,15 @@ private struct TextParser {
 
     while nextLine(from: &offset) {
       let keyword = tokens[0]
-      if isKeyword(keyword, "exec") {
+      if isKeyword(keyword, "target") {
+        try expectCount(2)
+        guard program.target == nil, program.opTypes.isEmpty, program.requests.isEmpty,
+          program.instructions.isEmpty
+        else {
+          throw error("the target line must come once, right after 'lanes'", at: keyword.lowerBound)
+        }
+        program.target = text(tokens[1])
+      } else if isKeyword(keyword, "exec") {
         try expectCount(8)
         program.instructions.append(
           .execute(

@@ -138,6 +138,20 @@ struct Cursor {
     return Double(String(decoding: bytes[start..<index], as: UTF8.self))
   }
 
+  /// Reads `"…"` (no escapes, no line break inside) and returns the text between the quotes; nil
+  /// when the cursor is not at a quote or the string is not closed on its line.
+  mutating func scanQuoted() -> String? {
+    guard peek == UInt8(ascii: "\"") else { return nil }
+    var end = index + 1
+    while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\n") {
+      end += 1
+    }
+    guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return nil }
+    let text = String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
+    index = end + 1
+    return text
+  }
+
   /// Consumes `token` if the bytes at the cursor spell it.
   mutating func consume(_ token: StaticString) -> Bool {
     let count = token.utf8CodeUnitCount

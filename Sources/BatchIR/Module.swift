@@ -22,6 +22,23 @@ public struct Instance: Hashable, Sendable {
   }
 }
 
+/// The module's target accelerator, as LLVM keeps the target triple in its module: a built-in
+/// preset name (`tpu-v1`, `epur`) or the path of a preset JSON file. BatchIR only carries it;
+/// `AccelSim` resolves it to a preset.
+public struct TargetSpec: Hashable, Sendable {
+  public var name: String
+  public var location: SourceLocation
+
+  public init(_ name: String, location: SourceLocation = .unknown) {
+    self.name = name
+    self.location = location
+  }
+
+  /// Targets are the same when they name the same preset; where they were written does not count.
+  public static func == (a: TargetSpec, b: TargetSpec) -> Bool { a.name == b.name }
+  public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+}
+
 /// A request of length `steps` through an L-layer recurrent network, one op type per layer.
 ///
 /// It expands time-major into `steps × layers.count` nodes: node (t, l) has id
@@ -83,6 +100,9 @@ public struct Module: Sendable {
   /// Version of the `.dg` format this module was read from / will be written as.
   public static let formatVersion = 1
 
+  /// The accelerator every pass and the simulator work for (`target` line, or `--accelerator`);
+  /// nil: none given, and passes that need one use the documented default.
+  public var target: TargetSpec?
   public var opTypes: [OpType] = []
   public var instances: [Instance] = []
 

@@ -75,11 +75,12 @@ public struct DGParser {
       let location = cursor.location
       guard cursor.peekIsIdentifierStart else {
         throw error(
-          "expected 'type', 'instance', 'schedule', 'layout' or 'packing', found \(cursor.describeNext())"
+          "expected 'target', 'type', 'instance', 'schedule', 'layout' or 'packing', found \(cursor.describeNext())"
         )
       }
       let keyword = try cursor.identifier()
       switch keyword {
+      case "target": try parseTarget(at: location)
       case "type": try parseTypeDeclaration(at: location)
       case "instance": try parseInstance(at: location)
       case "schedule": try parseSchedule(at: location)
@@ -87,11 +88,40 @@ public struct DGParser {
       case "packing": try parsePacking(at: location)
       default:
         throw error(
-          "expected 'type', 'instance', 'schedule', 'layout' or 'packing', found '\(keyword)'",
+          "expected 'target', 'type', 'instance', 'schedule', 'layout' or 'packing', found '\(keyword)'",
           at: location)
       }
     }
     return module
+  }
+
+  // MARK: Target
+
+  /// `target NAME` or `target "PATH"`: the accelerator preset, once, before the op types.
+  private mutating func parseTarget(at location: SourceLocation) throws(Diagnostic) {
+    if module.target != nil { throw error("duplicate target line", at: location) }
+    if !module.opTypes.isEmpty || !module.instances.isEmpty || module.schedule != nil
+      || module.packing != nil
+    {
+      throw error("the target line must come before the op types", at: location)
+    }
+    try cursor.skipTrivia()
+    let nameLocation = cursor.location
+    let name: String
+    if cursor.peek == UInt8(ascii: "\"") {
+      guard let quoted = cursor.scanQuoted() else {
+        throw error("unterminated string: expected '\"' before the end of the line", at: nameLocation)
+      }
+      name = quoted
+    } else if cursor.peekIsIdentifierStart {
+      name = try cursor.identifier()
+    } else {
+      throw error(
+        "expected a preset name or a quoted preset file after 'target', found \(cursor.describeNext())",
+        at: nameLocation)
+    }
+    if name.isEmpty { throw error("the target must not be empty", at: nameLocation) }
+    module.target = TargetSpec(name, location: nameLocation)
   }
 
   // MARK: Op types

@@ -6,6 +6,14 @@ public struct DGPrinter {
     var out = OutputBuffer()
     out.reserve(module.nodeCount * 24 + 4096)
     out.write("dg \(Module.formatVersion)\n")
+    if let target = module.target {
+      let bare =
+        target.name.utf8.first.map { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= 97 && ($0 | 0x20) <= 122 }
+        ?? false
+        && target.name.utf8.allSatisfy { Cursor.isWordByte($0) }
+        && !target.name.contains("->") && !target.name.contains("..")
+      out.write(bare ? "target \(target.name)\n" : "target \"\(target.name)\"\n")
+    }
     if !module.opTypes.isEmpty { out.write("\n") }
     for type in module.opTypes { printOpType(type, to: &out) }
     for instance in module.instances { printInstance(instance, of: module, to: &out) }

@@ -56,12 +56,14 @@ struct RunCommand: ParsableCommand {
   @Option(
     name: .long,
     help:
-      "Simulate the program on this preset (tpu-v1, epur, or a preset JSON file); the figures go under \"simulate\" in --stats-json."
+      "The target: tpu-v1, epur, or a preset JSON file. It becomes the module's target (as a 'target' line does); every pass packs for it and the program is simulated on it (figures under \"simulate\" in --stats-json). Default: epur, without simulating."
   )
   var accelerator: String?
 
-  @Flag(name: .long, help: "Verify the module after every pass.")
-  var verifyEach = false
+  @Flag(
+    name: .long, inversion: .prefixedNo,
+    help: "Verify the module after every pass (on by default; --no-verify-each for speed).")
+  var verifyEach = true
 
   @Option(
     name: .long,
@@ -97,8 +99,19 @@ struct RunCommand: ParsableCommand {
     for name in printAfter where name != "all" && PassRegistry.pass(named: name) == nil {
       throw ValidationError("--print-after: unknown pass '\(name)'")
     }
-    let preset = try accelerator.map { (name) throws(Diagnostic) in try loadPreset(name) }
     var module = try loadModule(file)
+    if let accelerator {
+      try setTarget(accelerator, of: &module, file: file)
+    }
+    // Resolved before anything runs, so a bad target line fails before the passes.
+    let target: AcceleratorPreset
+    do {
+      target = try AcceleratorPreset.resolve(module.target)
+    } catch {
+      var located = error
+      located.file = file
+      throw located.withSource(readFileBytes(file) ?? [])
+    }
     let input = module
     var outputs = PendingOutputs()
     let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
@@ -109,11 +122,7 @@ struct RunCommand: ParsableCommand {
     }
     let records = try manager.run(on: &module, file: file) {
       (index, record, module) throws(Diagnostic) in
-      if !quiet {
-        let stats = record.statistics.entries.map { "\($0.name)=\(jsonNumber($0.value))" }.joined(
-          separator: " ")
-        print("\(record.name): \(stats)")
-      }
+      if !quiet { print(summaryLine(record)) }
       if printAfter.contains("all") || printAfter.contains(record.name) {
         print("# *** IR after \(record.name) ***")
         print(DGPrinter.printString(module), terminator: "")
@@ -133,14 +142,15 @@ struct RunCommand: ParsableCommand {
     }
     if let emitIr { outputs.add(emitIr, DGPrinter.print(module)) }
     var extraSections: [(String, [(String, Double)])] = []
-    if emitProgram != nil || preset != nil {
-      let builder =
-        preset.map(ProgramBuilder.init(preset:))
-        ?? ProgramBuilder(lanes: AcceleratorPreset.tpuV1.lanes)
-      let program = try builder.build(module, file: file)
+    // The program is built for the module's target (the default when there is none), the one
+    // every pass used; it is simulated when a target was given.
+    let simulates = module.target != nil
+    if emitProgram != nil || simulates {
+      var program = try ProgramBuilder(preset: target).build(module, file: file)
+      program.target = target.name
       if let emitProgram { outputs.add(emitProgram, programBytes(program, path: emitProgram)) }
-      if let preset {
-        let report = try Simulator(preset: preset).run(program, file: file)
+      if simulates {
+        let report = try Simulator(preset: target).run(program, file: file)
         if !quiet {
           print(
             "simulate: "
@@ -153,10 +163,50 @@ struct RunCommand: ParsableCommand {
     if let statsJson {
       outputs.add(
         statsJson,
-        Array(statisticsJSON(input: input, records: records, extra: extraSections).utf8))
+        Array(
+          statisticsJSON(
+            input: input, target: (target.name, input.target == nil ? "default" : "module"),
+            records: records, extra: extraSections
+          ).utf8))
     }
     try outputs.writeAll()
   }
+}
+
+/// Makes `--accelerator NAME` the module's target. A file with a `target` line naming another
+/// preset is an error at that line: one module, one target.
+func setTarget(_ name: String, of module: inout Module, file: String) throws {
+  if name.isEmpty || name.unicodeScalars.contains(where: { $0 == "\"" || $0.value < 0x20 }) {
+    throw ValidationError("--accelerator: '\(name)' is not a preset name or a file name")
+  }
+  let preset = try loadPreset(name)
+  if let existing = module.target {
+    let written: AcceleratorPreset?
+    do {
+      written = try AcceleratorPreset.named(orFile: existing.name)
+    } catch {
+      written = nil
+    }
+    if written != preset {
+      throw Diagnostic(
+        file: file, location: existing.location,
+        message:
+          "two targets: the file says '\(existing.name)', --accelerator says '\(name)'; give one"
+      ).withSource(readFileBytes(file) ?? [])
+    }
+    return
+  }
+  module.target = TargetSpec(name)
+}
+
+/// `PASS: target=… lanes=… …`: a pass's labels, statistics and what it invalidated.
+func summaryLine(_ record: PassManager.Record) -> String {
+  var words = record.statistics.labels.map { "\($0.name)=\($0.value)" }
+  words += record.statistics.entries.map { "\($0.name)=\(jsonNumber($0.value))" }
+  if !record.invalidated.isEmpty {
+    words.append("invalidated=" + record.invalidated.map(\.rawValue).joined(separator: ","))
+  }
+  return "\(record.name): " + words.joined(separator: " ")
 }
 
 /// Files to write once the whole command has succeeded, so a failure leaves nothing half-written.

@@ -15,9 +15,9 @@ struct SimulateCommand: ParsableCommand {
   @Option(
     name: .long,
     help:
-      "A built-in preset (\(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) or a preset JSON file."
+      "A built-in preset (\(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) or a preset JSON file; default: the program's target line."
   )
-  var accelerator: String
+  var accelerator: String?
 
   @Option(name: .long, help: "Also write the figures as JSON.")
   var json: String?
@@ -26,10 +26,10 @@ struct SimulateCommand: ParsableCommand {
   var time = false
 
   func run() throws {
-    let preset = try loadPreset(accelerator)
     let clock = ContinuousClock()
     let readStart = clock.now
     let loaded = try loadProgram(program)
+    let preset = try simulationPreset(accelerator: accelerator, program: loaded)
     let simulateStart = clock.now
     let report = try Simulator(preset: preset).run(loaded, file: program)
     let end = clock.now
@@ -42,6 +42,25 @@ struct SimulateCommand: ParsableCommand {
           loaded.instructions.count))
     }
     if let json { try writeFileAtomically(json, reportJSON(report)) }
+  }
+}
+
+/// The preset to simulate on: `--accelerator`, else the program's target. Both, naming different
+/// presets, is an error; neither is a usage error.
+func simulationPreset(accelerator: String?, program: Program) throws -> AcceleratorPreset {
+  switch (accelerator, program.target) {
+  case (nil, nil):
+    throw ValidationError("the program names no target: give --accelerator")
+  case (let name?, nil), (nil, let name?):
+    return try loadPreset(name)
+  case (let name?, let built?):
+    let preset = try loadPreset(name)
+    let target = try? AcceleratorPreset.named(orFile: built)
+    if target != preset {
+      throw ValidationError(
+        "two targets: the program was built for '\(built)', --accelerator says '\(name)'")
+    }
+    return preset
   }
 }
 

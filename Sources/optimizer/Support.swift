@@ -48,30 +48,49 @@ func jsonString(_ text: String) -> String {
 }
 
 /// `{"input": {...}, "<pass>": {...}, …}` with keys in pipeline order; a pass that runs twice
-/// gets `#2`, `#3` after its name. `extra` sections (such as "simulate") come last.
+/// gets `#2`, `#3` after its name. The input section names the target and where it came from;
+/// each pass section holds its labels (such as `target`), its statistics, and the parts it
+/// changed, invalidated and preserved. `extra` sections (such as "simulate") come last.
 func statisticsJSON(
-  input module: Module, records: [PassManager.Record], extra: [(String, [(String, Double)])] = []
+  input module: Module, target: (name: String, source: String), records: [PassManager.Record],
+  extra: [(String, [(String, Double)])] = []
 ) -> String {
-  var sections: [(String, [(String, Double)])] = [
+  func number(_ entries: [(String, Double)]) -> [(String, String)] {
+    entries.map { ($0.0, jsonNumber($0.1)) }
+  }
+  func parts(_ list: [ModulePart]) -> String {
+    jsonString(list.map(\.rawValue).joined(separator: ","))
+  }
+  var sections: [(String, [(String, String)])] = [
     (
       "input",
-      [
-        ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
-        ("op_types", Double(module.opTypes.count)),
-      ]
+      [("target", jsonString(target.name)), ("target_source", jsonString(target.source))]
+        + number([
+          ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
+          ("op_types", Double(module.opTypes.count)),
+        ])
     )
   ]
   var seen: [String: Int] = [:]
   for record in records {
     seen[record.name, default: 0] += 1
     let key = seen[record.name] == 1 ? record.name : "\(record.name)#\(seen[record.name] ?? 0)"
-    sections.append((key, record.statistics.entries.map { ($0.name, $0.value) }))
+    sections.append(
+      (
+        key,
+        record.statistics.labels.map { ($0.name, jsonString($0.value)) }
+          + number(record.statistics.entries.map { ($0.name, $0.value) })
+          + [
+            ("changed", parts(record.changed)), ("invalidated", parts(record.invalidated)),
+            ("preserved", parts(record.preserved)),
+          ]
+      ))
   }
-  sections += extra
+  sections += extra.map { ($0.0, number($0.1)) }
   var out = "{\n"
   for (i, section) in sections.enumerated() {
     out += "  \(jsonString(section.0)): {"
-    out += section.1.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }.joined(separator: ", ")
+    out += section.1.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ")
     out += "}\(i + 1 < sections.count ? "," : "")\n"
   }
   return out + "}\n"

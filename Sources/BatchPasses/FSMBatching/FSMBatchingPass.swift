@@ -28,6 +28,7 @@ public struct FSMBatchingPass: Pass {
   ]
   public static let requires: [ModulePart] = []
   public static let produces: [ModulePart] = [.schedule]
+  public static let invalidates: [ModulePart] = [.layout]
 
   public enum Policy: String, CaseIterable, Sendable {
     case fsm, agenda, agendaDynamic = "agenda-dynamic", depth, typewise, exact

@@ -21,7 +21,10 @@ extension Module {
 /// A transformation or analysis of the module, run by the `PassManager`.
 ///
 /// A pass is built from its pipeline options (`fsm-batch{policy=agenda}`), reads the parts it
-/// `requires`, writes the parts it `produces`, and reports statistics.
+/// `requires`, writes the parts it `produces`, and reports statistics. Like MLIR's and LLVM's
+/// preserved analyses, it also declares what else it touches: the parts it may rewrite in place
+/// (`modifies`) and the earlier results its own make stale (`invalidates`, which the manager
+/// removes). Every other part is preserved, and the manager checks that it is.
 public protocol Pass: Sendable {
   /// The name used in pipeline text.
   static var name: String { get }
@@ -31,6 +34,11 @@ public protocol Pass: Sendable {
   static var optionSummary: [String] { get }
   static var requires: [ModulePart] { get }
   static var produces: [ModulePart] { get }
+  /// Parts present before the pass that it may rewrite in place (beside those it `produces`).
+  static var modifies: [ModulePart] { get }
+  /// Parts an earlier pass wrote that no longer hold once this pass has rewritten its parts; the
+  /// manager removes them (and says so in the statistics).
+  static var invalidates: [ModulePart] { get }
 
   /// Reads the pass's options; unknown keys are reported by the caller.
   init(options: inout PassOptions) throws(Diagnostic)
@@ -39,12 +47,32 @@ public protocol Pass: Sendable {
   func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic)
 }
 
+extension Pass {
+  public static var modifies: [ModulePart] { [] }
+  public static var invalidates: [ModulePart] { [] }
+}
+
 /// Named numbers a pass reports (`batches`, `lower_bound`, …), in the order it reports them.
 /// Names are stable: tests, benchmarks and docs/statistics.md use them.
 public struct PassStatistics: Sendable, Equatable {
   public private(set) var entries: [(name: String, value: Double)] = []
+  /// Named words (`target`, `target_source`), in the order they were set.
+  public private(set) var labels: [(name: String, value: String)] = []
 
   public init() {}
+
+  /// The label `name`, if set.
+  public func label(_ name: String) -> String? {
+    labels.last { $0.name == name }?.value
+  }
+
+  public mutating func setLabel(_ name: String, _ value: String) {
+    if let index = labels.firstIndex(where: { $0.name == name }) {
+      labels[index].value = value
+    } else {
+      labels.append((name, value))
+    }
+  }
 
   public subscript(name: String) -> Double? {
     entries.last { $0.name == name }?.value
@@ -62,5 +90,6 @@ public struct PassStatistics: Sendable, Equatable {
 
   public static func == (a: PassStatistics, b: PassStatistics) -> Bool {
     a.entries.elementsEqual(b.entries) { $0.name == $1.name && $0.value == $1.value }
+      && a.labels.elementsEqual(b.labels) { $0.name == $1.name && $0.value == $1.value }
   }
 }

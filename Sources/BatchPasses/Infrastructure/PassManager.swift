@@ -22,18 +22,27 @@ public struct ScheduledPass {
 }
 
 /// Runs a pipeline of passes over a module, in the style of LLVM's new pass manager:
-/// prerequisites are checked before anything runs, the module can be verified after each
-/// pass, and an observer sees the module after each pass (for `--print-after` and dumps).
+/// prerequisites are checked before anything runs, the module is verified after each pass (as
+/// MLIR does; `verifyEach = false` turns it off), each pass's declared effects are enforced (a
+/// part it does not declare it produces, modifies or invalidates must come out unchanged; parts
+/// it invalidates are removed), and an observer sees the module after each pass (for
+/// `--print-after` and dumps).
 public struct PassManager {
   public var passes: [ScheduledPass]
-  /// Verify the module after every pass (`--verify-each`).
-  public var verifyEach = false
+  /// Verify the module after every pass (on by default; `--no-verify-each` turns it off).
+  public var verifyEach = true
 
-  /// One pass run: its name, statistics and wall time.
+  /// One pass run: its name, statistics, wall time, and what it did to the module's parts.
   public struct Record: Sendable {
     public var name: String
     public var statistics: PassStatistics
     public var seconds: Double
+    /// Parts the pass wrote or rewrote (they differ from before, or are new).
+    public var changed: [ModulePart] = []
+    /// Parts the manager removed because the pass invalidated them.
+    public var invalidated: [ModulePart] = []
+    /// Parts present before and after the pass, unchanged.
+    public var preserved: [ModulePart] = []
   }
 
   /// A manager over passes already built.
@@ -101,6 +110,7 @@ public struct PassManager {
     let clock = ContinuousClock()
     for (index, scheduled) in passes.enumerated() {
       var statistics = PassStatistics()
+      let before = PartSnapshot(module)
       let start = clock.now
       do {
         try scheduled.pass.run(on: &module, statistics: &statistics)
@@ -113,6 +123,8 @@ public struct PassManager {
       let elapsed = clock.now - start
       let seconds =
         elapsed.inSeconds
+      let effects = try Self.enforceEffects(
+        of: type(of: scheduled.pass), before: before, after: &module, file: file)
       if verifyEach {
         do {
           try Verifier.verify(module, file: file)
@@ -122,10 +134,96 @@ public struct PassManager {
           throw wrapped
         }
       }
-      let record = Record(name: scheduled.name, statistics: statistics, seconds: seconds)
+      let record = Record(
+        name: scheduled.name, statistics: statistics, seconds: seconds, changed: effects.changed,
+        invalidated: effects.invalidated, preserved: effects.preserved)
       records.append(record)
       try observe(index, record, module)
     }
     return records
+  }
+
+  /// Checks a pass's run against its declaration and removes the parts it invalidates. A part
+  /// it neither produces, modifies nor invalidates must be unchanged; no part may vanish except
+  /// by invalidation; invalidated parts go only when the pass changed something.
+  static func enforceEffects(
+    of passType: any Pass.Type, before: PartSnapshot, after module: inout Module, file: String
+  ) throws(Diagnostic) -> (changed: [ModulePart], invalidated: [ModulePart], preserved: [ModulePart])
+  {
+    let writes = Set(passType.produces + passType.modifies)
+    var changed: [ModulePart] = []
+    var invalidated: [ModulePart] = []
+    var preserved: [ModulePart] = []
+    func fail(_ message: String) -> Diagnostic {
+      Diagnostic(file: file, location: .unknown, message: "pass '\(passType.name)' \(message)")
+    }
+    let after = PartSnapshot(module)
+    for part in ModulePart.allCases {
+      let was = before.present(part)
+      let now = after.present(part)
+      if was && !now {
+        throw fail(
+          "dropped the module's \(part.rawValue); a pass may only declare it invalidated, and the manager removes it"
+        )
+      }
+      if !before.same(part, as: after) {
+        guard writes.contains(part) else {
+          throw fail(
+            "changed the module's \(part.rawValue), which it does not declare it produces or modifies"
+          )
+        }
+        changed.append(part)
+      } else if was {
+        preserved.append(part)
+      }
+    }
+    if !changed.isEmpty {
+      for part in passType.invalidates where !changed.contains(part) && after.present(part) {
+        module.remove(part)
+        invalidated.append(part)
+        preserved.removeAll { $0 == part }
+      }
+    }
+    return (changed, invalidated, preserved)
+  }
+}
+
+/// The module's parts at one moment (copy-on-write: taking one copies nothing).
+struct PartSnapshot {
+  var schedule: Schedule?
+  var layout: MemoryLayout?
+  var packing: Packing?
+
+  init(_ module: Module) {
+    schedule = module.schedule
+    layout = module.layout
+    packing = module.packing
+  }
+
+  func present(_ part: ModulePart) -> Bool {
+    switch part {
+    case .schedule: schedule != nil
+    case .layout: layout != nil
+    case .packing: packing != nil
+    }
+  }
+
+  func same(_ part: ModulePart, as other: PartSnapshot) -> Bool {
+    switch part {
+    case .schedule: schedule == other.schedule
+    case .layout: layout == other.layout
+    case .packing: packing == other.packing
+    }
+  }
+}
+
+extension Module {
+  /// Removes a part (the pass manager does this for the parts a pass invalidates).
+  mutating func remove(_ part: ModulePart) {
+    switch part {
+    case .schedule: schedule = nil
+    case .layout: layout = nil
+    case .packing: packing = nil
+    }
   }
 }

@@ -26,6 +26,8 @@ public struct PQLayoutPass: Pass {
   public static let optionSummary = ["align=BYTES: alignment of every tensor, a power of two (64)"]
   public static let requires: [ModulePart] = [.schedule]
   public static let produces: [ModulePart] = [.layout]
+  /// It puts each batch's nodes in memory order.
+  public static let modifies: [ModulePart] = [.schedule]
 
   public var alignment: Int
 

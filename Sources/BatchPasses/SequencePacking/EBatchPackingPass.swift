@@ -14,10 +14,14 @@ import BatchIR
 ///   request starts in it at once. `steps=auto` picks N with the simulator (see `chooseSteps`).
 ///
 /// Requests are served first come, first served. Which have arrived when a round starts is
-/// decided by the simulator's own clock (`SimulationSession` on the preset of `accelerator=`,
-/// fed the round's instructions as they are built), so the pass and `optimizer simulate` agree.
+/// decided by the simulator's own clock (`SimulationSession` on the module's target, fed the
+/// round's instructions as they are built), so the pass and `optimizer simulate` agree.
 /// A request may start in a round only if it arrived by the round's start; when every lane is
 /// idle and nothing has arrived, the round waits for the next arrival.
+///
+/// The accelerator is the module's target (`target` line or `--accelerator`;
+/// `AcceleratorPreset.defaultTarget` when there is none). `accelerator=` overrides it for an
+/// experiment, and the statistics say so (`target_source=option`).
 ///
 /// Modules without recurrent instances (trees, lattices) get continuous batching of
 /// `fsm-batch`'s schedule instead (`ContinuousBatcher`); modules mixing recurrent and other
@@ -30,11 +34,15 @@ public struct EBatchPackingPass: Pass {
     "strategy=ebatch|cellular|padding: how requests share the lanes (ebatch)",
     "steps=auto|INT: E-BATCH chunk length N; auto picks it with the simulator (auto)",
     "latency-slo=SECONDS: with steps=auto, the p99 latency bound (none)",
-    "accelerator=tpu-v1|epur|FILE: the preset whose clock and costs time the rounds (epur)",
-    "lanes=INT: lanes B (the preset's)",
+    "accelerator=tpu-v1|epur|FILE: override the module's target for this pass (the target)",
+    "lanes=INT: recurrent requests: lanes B (the target's)",
+    "in-flight=INT: trees and lattices: instances in flight at once (the target's lanes)",
   ]
   public static let requires: [ModulePart] = []
   public static let produces: [ModulePart] = [.packing]
+  /// Trees and lattices: the schedule that ran replaces `fsm-batch`'s, and the layout is laid
+  /// out again for it.
+  public static let modifies: [ModulePart] = [.schedule, .layout]
 
   public enum Strategy: String, Sendable, CaseIterable {
     case padding, cellular, ebatch
@@ -44,8 +52,12 @@ public struct EBatchPackingPass: Pass {
   /// nil: auto.
   public var steps: Int?
   public var latencySLO: Double?
-  public var preset: AcceleratorPreset
-  public var lanes: Int
+  /// Overrides the module's target (`accelerator=`); nil: the target.
+  public var presetOverride: AcceleratorPreset?
+  /// Recurrent requests: lanes B; nil: the preset's.
+  public var lanes: Int?
+  /// Trees and lattices: instances in flight; nil: the preset's lanes.
+  public var inFlight: Int?
 
   /// The N that `steps=auto` tries: powers of two up to 256, capped at the longest request.
   public static let autoCandidates = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -76,37 +88,68 @@ public struct EBatchPackingPass: Pass {
       }
       latencySLO = value
     }
-    let presetEntry = options.take("accelerator")
-    let presetName = presetEntry?.value ?? "epur"
-    if let named = try AcceleratorPreset.named(orFile: presetName) {
-      preset = named
-    } else {
-      throw Diagnostic(
-        file: options.source, location: presetEntry?.location ?? .unknown,
-        message:
-          "ebatch-pack: no preset '\(presetName)' (built in: \(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) and no such file"
-      )
+    if let entry = options.take("accelerator") {
+      guard let named = try AcceleratorPreset.named(orFile: entry.value) else {
+        throw Diagnostic(
+          file: options.source, location: entry.location,
+          message:
+            "ebatch-pack: no preset '\(entry.value)' (built in: \(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) and no such file"
+        )
+      }
+      presetOverride = named
     }
-    lanes = try options.int("lanes", default: preset.lanes, range: 1...65536)
+    if options.entries.contains(where: { $0.key == "lanes" }) {
+      lanes = try options.int("lanes", default: 1, range: 1...65536)
+    }
+    if options.entries.contains(where: { $0.key == "in-flight" }) {
+      inFlight = try options.int("in-flight", default: 1, range: 1...65536)
+    }
   }
 
   public init(
     strategy: Strategy = .ebatch, steps: Int? = nil, latencySLO: Double? = nil,
-    preset: AcceleratorPreset = .epur, lanes: Int? = nil
+    preset: AcceleratorPreset? = nil, lanes: Int? = nil, inFlight: Int? = nil
   ) {
     self.strategy = strategy
     self.steps = steps
     self.latencySLO = latencySLO
-    self.preset = preset
-    self.lanes = lanes ?? preset.lanes
+    self.presetOverride = preset
+    self.lanes = lanes
+    self.inFlight = inFlight
+  }
+
+  /// The preset this pass works for on `module`, and where it came from: `option`
+  /// (`accelerator=`), `module` (its target) or `default` (none given).
+  public func preset(for module: Module) throws(Diagnostic) -> (
+    preset: AcceleratorPreset, source: String
+  ) {
+    if let presetOverride { return (presetOverride, "option") }
+    return (try AcceleratorPreset.resolve(module.target), module.target == nil ? "default" : "module")
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
+    let (preset, source) = try preset(for: module)
+    statistics.setLabel("target", preset.name)
+    statistics.setLabel("target_source", source)
     let recurrent = module.instances.filter { $0.recurrence != nil }
     if recurrent.isEmpty {
-      try packGraphs(&module, statistics: &statistics)
+      if lanes != nil {
+        throw Diagnostic(
+          file: "", location: .unknown,
+          message:
+            "ebatch-pack: for trees and lattices the lanes are the target's rows per execution; set the instances in flight with 'in-flight='"
+        )
+      }
+      try packGraphs(&module, preset: preset, statistics: &statistics)
       return
     }
+    if inFlight != nil {
+      throw Diagnostic(
+        file: "", location: .unknown,
+        message:
+          "ebatch-pack: 'in-flight=' is for trees and lattices; recurrent requests take 'lanes='")
+    }
+    let lanes = self.lanes ?? preset.lanes
     let layers = recurrent[0].recurrence!.layers
     for instance in module.instances {
       guard let recurrence = instance.recurrence else {
@@ -155,10 +198,15 @@ public struct EBatchPackingPass: Pass {
     setSimulated(report, in: &statistics)
   }
 
-  /// Trees and lattices: continuous batching of `fsm-batch`'s schedule with B = `lanes` instances
-  /// in flight (see `ContinuousBatcher`). The schedule is replaced by the one that ran; the layout
-  /// is kept when the schedule did not change and dropped otherwise (it was made for the old one).
-  func packGraphs(_ module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
+  /// Trees and lattices: continuous batching of `fsm-batch`'s schedule with `inFlight` instances
+  /// in flight (see `ContinuousBatcher`). The schedule is replaced by the one that ran. A layout
+  /// made for the old schedule is not thrown away but laid out again for the new one with the
+  /// same alignment (`pq-layout`), so the module and the program keep a layout and its gathers.
+  /// The `sim_…` figures are those of the program built from the final module, the one
+  /// `--emit-program` writes.
+  func packGraphs(
+    _ module: inout Module, preset: AcceleratorPreset, statistics: inout PassStatistics
+  ) throws(Diagnostic) {
     guard let schedule = module.schedule else {
       throw Diagnostic(
         file: "", location: .unknown,
@@ -166,27 +214,34 @@ public struct EBatchPackingPass: Pass {
           "ebatch-pack maps fsm-batch's batches onto the lanes for instances that are not recurrent requests; run 'fsm-batch' first"
       )
     }
-    // First with the layout's gathers (the program keeps them if the schedule survives). If the
-    // schedule changes, the layout goes, and the figures must come from a run without its gathers.
-    let batcher = ContinuousBatcher(preset: preset, slots: lanes, lanes: preset.lanes)
-    let gathers = module.layout?.gathers ?? []
-    var result = batcher.run(module, schedule: schedule, gathers: gathers)
+    let slots = inFlight ?? preset.lanes
+    let batcher = ContinuousBatcher(preset: preset, slots: slots, lanes: preset.lanes)
+    let result = batcher.run(module, schedule: schedule, gathers: module.layout?.gathers ?? [])
     let unchanged = result.schedule == schedule
+    var relaid = false
     if !unchanged {
-      module.layout = nil
-      if !gathers.isEmpty { result = batcher.run(module, schedule: schedule) }
       module.schedule = result.schedule
+      if let old = module.layout {
+        var layoutStatistics = PassStatistics()
+        try PQLayoutPass(alignment: old.alignment).run(on: &module, statistics: &layoutStatistics)
+        relaid = true
+        statistics.set("layout_gathers", layoutStatistics["gathers"] ?? 0)
+        statistics.set("layout_bytes_copied", layoutStatistics["bytes_copied"] ?? 0)
+      }
     }
-    let report = result.report
-    statistics.set("lanes", lanes)
+    let program = try ProgramBuilder(preset: preset).build(module)
+    let report = try Simulator(preset: preset).run(program)
+    statistics.set("lanes", preset.lanes)
+    statistics.set("in_flight", slots)
     statistics.set("steps_per_chunk", 1)
-    statistics.set("chunks", result.schedule.batchCount)
+    statistics.set("chunks", module.schedule?.batchCount ?? 0)
     statistics.set("weight_loads", report.totals.weightMisses)
     statistics.set("padding_lane_steps", 0)
     statistics.set("refills", result.refills)
     statistics.set("packed_requests", module.instances.count)
     statistics.set("schedule_passes", result.passes + 1)
     statistics.set("schedule_unchanged", unchanged ? 1 : 0)
+    statistics.set("relaid_out", relaid ? 1 : 0)
     setSimulated(report, in: &statistics)
   }
 
