@@ -29,7 +29,7 @@ import Testing
   @Test func unknownTopLevel() {
     expectError(
       "dg 1\nnode x\n", 2, 1,
-      "expected 'type', 'instance', 'schedule', 'layout' or 'packing', found 'node'")
+      "expected 'target', 'type', 'instance', 'schedule', 'layout' or 'packing', found 'node'")
   }
   @Test func unknownOpType() {
     expectError(twoTypes + "instance s {\n  %a = lstm(_)\n}\n", 6, 8, "unknown op type 'lstm'")
@@ -111,7 +111,7 @@ import Testing
   @Test func deepNesting() {
     expectError(
       "dg 1\n" + String(repeating: "(", count: 100_000), 2, 1,
-      "expected 'type', 'instance', 'schedule', 'layout' or 'packing'")
+      "expected 'target', 'type', 'instance', 'schedule', 'layout' or 'packing'")
   }
   @Test func scheduleNodeOutOfRange() {
     expectError(

@@ -114,4 +114,39 @@ import Workloads
     let meanGap = (arrivals.last! - arrivals.first!) / Double(arrivals.count - 1)
     #expect(abs(meanGap - 0.002) < 0.0002)
   }
+
+  /// The target line: a preset name or a quoted preset file, printed back as it was read.
+  @Test func targetLineRoundTrips() throws {
+    for (text, name) in [
+      ("dg 1\ntarget tpu-v1\n", "tpu-v1"),
+      ("dg 1\ntarget \"samples/accelerators/my chip.json\"\n", "samples/accelerators/my chip.json"),
+    ] {
+      let module = try parse(text + "type leaf = linear(f32[4]) -> f32[4]\n")
+      #expect(module.target?.name == name)
+      #expect(module.target?.location == SourceLocation(line: 2, column: 8))
+      let printed = DGPrinter.printString(module)
+      #expect(printed.hasPrefix(text))
+      #expect(DGPrinter.printString(try parse(printed)) == printed)
+    }
+    var untargeted = try parse("dg 1\n")
+    #expect(untargeted.target == nil)
+    #expect(DGPrinter.printString(untargeted) == "dg 1\n")
+    untargeted.target = TargetSpec("epur")
+    #expect(DGPrinter.printString(untargeted) == "dg 1\ntarget epur\n")
+  }
+
+  @Test func targetLineErrors() {
+    #expect(
+      diagnostic("dg 1\ntarget epur\ntarget tpu-v1\n")?.headline
+        == "t.dg:3:1: error: duplicate target line")
+    #expect(
+      diagnostic("dg 1\ntype leaf = linear(f32[4]) -> f32[4]\ntarget epur\n")?.headline
+        == "t.dg:3:1: error: the target line must come before the op types")
+    #expect(
+      diagnostic("dg 1\ntarget \"open\n")?.headline
+        == "t.dg:2:8: error: unterminated string: expected '\"' before the end of the line")
+    #expect(
+      diagnostic("dg 1\ntarget 42\n")?.headline
+        == "t.dg:2:8: error: expected a preset name or a quoted preset file after 'target', found '42'")
+  }
 }

@@ -157,7 +157,7 @@ import Workloads
   /// Trees with every instance in flight from the start: the schedule and layout stay as they are.
   @Test func treesWithEnoughLanesKeepTheSchedule() throws {
     let tree = try Self.scheduled(.treeLSTM, seed: 1, instances: 3)
-    let (packed, statistics) = try Self.pack(tree, EBatchPackingPass(lanes: 3))
+    let (packed, statistics) = try Self.pack(tree, EBatchPackingPass(inFlight: 3))
     #expect(packed.packing == nil)
     #expect(packed.schedule == tree.schedule)
     #expect(packed.layout == tree.layout)
@@ -203,9 +203,12 @@ import Workloads
     let preset: AcceleratorPreset = Bool.random(using: &rng) ? .epur : .tpuV1
     let lanes = Int.random(in: 1...4, using: &rng)
     let (packed, statistics) = try Self.pack(
-      module, EBatchPackingPass(preset: preset, lanes: lanes))
+      module, EBatchPackingPass(preset: preset, inFlight: lanes))
     try Verifier.verify(packed, file: "seed-\(c.seed)")
     let schedule = try #require(packed.schedule)
+    // No work thrown away: the module keeps a layout, made for the schedule that runs.
+    let layout = try #require(packed.layout)
+    #expect(statistics["relaid_out"] == (statistics["schedule_unchanged"] == 1 ? 0 : 1))
 
     // In flight: from the batch of an instance's first node to the batch of its last.
     let instanceOf = packed.nodeInstances()
@@ -224,6 +227,9 @@ import Workloads
 
     let program = try ProgramBuilder(lanes: preset.lanes, elementBytes: preset.elementBytes)
       .build(packed)
+    #expect(
+      program.instructions.count { if case .gather = $0 { true } else { false } }
+        == layout.gathers.count)
     let report = try Simulator(preset: preset).run(program)
     #expect(report.latencies.count == packed.instances.count)
     #expect(report.latencies.allSatisfy { $0 >= 0 })

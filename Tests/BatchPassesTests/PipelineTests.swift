@@ -13,6 +13,21 @@ import Testing
     #expect(elements[2].location == SourceLocation(line: 1, column: 47))
   }
 
+  @Test func blanksAndQuotedValues() throws {
+    let elements = try PipelineParser.parse("fsm-batch {policy = agenda} , fsm-batch{load='a,b}.fsm' }")
+    #expect(elements.map(\.name) == ["fsm-batch", "fsm-batch"])
+    #expect(elements[0].options.map(\.value) == ["agenda"])
+    #expect(elements[1].options.map(\.value) == ["a,b}.fsm"])
+    #expect(
+      (try? PipelineParser.parse("x{a=\"b,c\"}"))?.first?.options.first?.value == "b,c")
+    #expect(
+      error("fsm-batch{load='a}")?.headline
+        == "<pipeline>:1:16: error: unterminated quoted value of option 'load'")
+    #expect(
+      error("fsm-batch{load='a' b}")?.headline
+        == "<pipeline>:1:20: error: expected ',' or '}' after the quoted value of 'load'")
+  }
+
   @Test func emptyPipelineRunsNothing() throws {
     #expect(try PipelineParser.parse("").isEmpty)
     #expect(try PassManager(pipeline: "  ").passes.isEmpty)

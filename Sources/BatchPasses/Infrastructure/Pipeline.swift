@@ -8,8 +8,9 @@ public struct PipelineElement: Sendable {
 }
 
 /// Parses pipeline text in the style of LLVM's `-passes=` and MLIR's pass options:
-/// `fsm-batch{policy=agenda,seed=3},pq-layout`. Blanks around names and values are ignored;
-/// the empty text is the empty pipeline.
+/// `fsm-batch{policy=agenda,seed=3},pq-layout`. Blanks around names, braces and values are
+/// ignored (`fsm-batch {policy = agenda}`); a value may be quoted with `'` or `"` to hold commas,
+/// braces or blanks (`load='a,b.fsm'`); the empty text is the empty pipeline.
 public struct PipelineParser {
   public static func parse(_ text: String, source: String = "<pipeline>") throws(Diagnostic)
     -> [PipelineElement]
@@ -46,6 +47,7 @@ public struct PipelineParser {
           nameStart + name.utf8.distance(from: name.utf8.startIndex, to: bad))
       }
       var options: [PassOptions.Entry] = []
+      skipBlanks()
       if index < bytes.count, bytes[index] == UInt8(ascii: "{") {
         index += 1
         while true {
@@ -62,7 +64,27 @@ public struct PipelineParser {
           var value = ""
           if index < bytes.count, bytes[index] == UInt8(ascii: "=") {
             index += 1
-            value = word(stopAt: [UInt8(ascii: ","), UInt8(ascii: "}")]).0
+            skipBlanks()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "'") || bytes[index] == UInt8(ascii: "\"") {
+              let quote = bytes[index]
+              let open = index
+              index += 1
+              let start = index
+              while index < bytes.count, bytes[index] != quote { index += 1 }
+              guard index < bytes.count else {
+                throw fail("unterminated quoted value of option '\(key)'", open)
+              }
+              value = String(decoding: bytes[start..<index], as: UTF8.self)
+              index += 1
+              skipBlanks()
+              guard index < bytes.count,
+                bytes[index] == UInt8(ascii: ",") || bytes[index] == UInt8(ascii: "}")
+              else {
+                throw fail("expected ',' or '}' after the quoted value of '\(key)'", index)
+              }
+            } else {
+              value = word(stopAt: [UInt8(ascii: ","), UInt8(ascii: "}")]).0
+            }
           }
           if options.contains(where: { $0.key == key }) {
             throw fail("option '\(key)' given twice", keyStart)
