@@ -167,8 +167,8 @@ import Workloads
     #expect {
       try PassManager(passes: [DropsLayout()]).run(on: &module, file: "t")
     } throws: { error in
-      (error as? Diagnostic)?.message.hasPrefix("pass 'drops-layout' dropped the module's layout")
-        == true
+      (error as? Diagnostic)?.message
+        == "pass 'drops-layout' dropped the module's layout, which it does not declare it invalidates"
     }
     module = try Self.laidOut()
     #expect {

@@ -144,8 +144,8 @@ public struct PassManager {
   }
 
   /// Checks a pass's run against its declaration and removes the parts it invalidates. A part
-  /// it neither produces, modifies nor invalidates must be unchanged; no part may vanish except
-  /// by invalidation; invalidated parts go only when the pass changed something.
+  /// it neither produces, modifies nor invalidates must be unchanged; only invalidated parts may
+  /// vanish (removed by the pass itself, or here when the pass changed something).
   static func enforceEffects(
     of passType: any Pass.Type, before: PartSnapshot, after module: inout Module, file: String
   ) throws(Diagnostic) -> (changed: [ModulePart], invalidated: [ModulePart], preserved: [ModulePart])
@@ -162,9 +162,12 @@ public struct PassManager {
       let was = before.present(part)
       let now = after.present(part)
       if was && !now {
-        throw fail(
-          "dropped the module's \(part.rawValue); a pass may only declare it invalidated, and the manager removes it"
-        )
+        guard passType.invalidates.contains(part) else {
+          throw fail(
+            "dropped the module's \(part.rawValue), which it does not declare it invalidates")
+        }
+        invalidated.append(part)
+        continue
       }
       if !before.same(part, as: after) {
         guard writes.contains(part) else {
