@@ -70,6 +70,11 @@ struct RunCommand: ParsableCommand {
     help: "Print the module as .dg after the named pass ('all' for every pass). Repeatable.")
   var printAfter: [String] = []
 
+  @Flag(
+    name: .long,
+    help: "Print the pipeline as it will run, every option that differs from its default written out.")
+  var printPipeline = false
+
   @Flag(name: .long, help: "Print the time each pass took.")
   var timePasses = false
 
@@ -96,6 +101,7 @@ struct RunCommand: ParsableCommand {
     guard let file else { return }
     var manager = try PassManager(pipeline: passes)
     manager.verifyEach = verifyEach
+    if printPipeline { print("pipeline: \(manager.pipelineText)") }
     for name in printAfter where name != "all" && PassRegistry.pass(named: name) == nil {
       throw ValidationError("--print-after: unknown pass '\(name)'")
     }
@@ -166,6 +172,7 @@ struct RunCommand: ParsableCommand {
         Array(
           statisticsJSON(
             input: input, target: (target.name, input.target == nil ? "default" : "module"),
+            pipeline: manager.pipelineText,
             records: records, extra: extraSections
           ).utf8))
     }

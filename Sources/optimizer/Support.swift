@@ -48,11 +48,13 @@ func jsonString(_ text: String) -> String {
 }
 
 /// `{"input": {...}, "<pass>": {...}, …}` with keys in pipeline order; a pass that runs twice
-/// gets `#2`, `#3` after its name. The input section names the target and where it came from;
+/// gets `#2`, `#3` after its name. The input section names the target and where it came from,
+/// and the pipeline as run;
 /// each pass section holds its labels (such as `target`), its statistics, and the parts it
 /// changed, invalidated and preserved. `extra` sections (such as "simulate") come last.
 func statisticsJSON(
-  input module: Module, target: (name: String, source: String), records: [PassManager.Record],
+  input module: Module, target: (name: String, source: String), pipeline: String,
+  records: [PassManager.Record],
   extra: [(String, [(String, Double)])] = []
 ) -> String {
   func number(_ entries: [(String, Double)]) -> [(String, String)] {
@@ -64,7 +66,10 @@ func statisticsJSON(
   var sections: [(String, [(String, String)])] = [
     (
       "input",
-      [("target", jsonString(target.name)), ("target_source", jsonString(target.source))]
+      [
+        ("target", jsonString(target.name)), ("target_source", jsonString(target.source)),
+        ("pipeline", jsonString(pipeline)),
+      ]
         + number([
           ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
           ("op_types", Double(module.opTypes.count)),

@@ -28,6 +28,29 @@ import Testing
         == "<pipeline>:1:20: error: expected ',' or '}' after the quoted value of 'load'")
   }
 
+  /// Options are declared once: the same declaration parses, lists, rejects and prints back.
+  @Test func declaredOptionsPrintBack() throws {
+    let text =
+      "fsm-batch{policy=agenda,load='a b,c.fsm',seed=7},pq-layout{align=128},ebatch-pack{steps=8,accelerator=tpu-v1,in-flight=3}"
+    let manager = try PassManager(
+      pipeline:
+        " fsm-batch {policy = agenda, load = 'a b,c.fsm', seed=7} , pq-layout{align=128}, ebatch-pack {steps=8, accelerator=tpu-v1, in-flight=3}"
+    )
+    #expect(manager.pipelineText == text)
+    #expect(try PassManager(pipeline: manager.pipelineText).pipelineText == text)
+    #expect(try PassManager(pipeline: "fsm-batch{policy=fsm},pq-layout").pipelineText == "fsm-batch,pq-layout")
+    #expect(
+      EBatchPackingPass.optionSummary.map { String($0.prefix { $0 != "=" }) }
+        == EBatchPackingPass.options.map(\.key))
+    #expect(PQLayoutPass.optionSummary == ["align=BYTES: alignment of every tensor, a power of two (64)"])
+    #expect(
+      error("ebatch-pack{lanes=0}")?.headline
+        == "<pipeline>:1:13: error: ebatch-pack: option 'lanes' must be an integer in 1...65536; got '0'")
+    #expect(
+      error("pq-layout{size=3}")?.message
+        == "pq-layout: unknown option 'size' (it takes align)")
+  }
+
   @Test func emptyPipelineRunsNothing() throws {
     #expect(try PipelineParser.parse("").isEmpty)
     #expect(try PassManager(pipeline: "  ").passes.isEmpty)
@@ -78,10 +101,8 @@ import Testing
   struct NeedsSchedule: Pass {
     static let name = "needs-schedule"
     static let summary = "test pass"
-    static let optionSummary: [String] = []
     static let requires: [ModulePart] = [.schedule]
     static let produces: [ModulePart] = []
-    init(options: inout PassOptions) {}
     init() {}
     func run(on module: inout Module, statistics: inout PassStatistics) {
       statistics.set("batches_seen", module.schedule?.batchCount ?? -1)
@@ -101,8 +122,7 @@ import Testing
       )
     }
     // Satisfied by an earlier pass, or by a schedule already in the input.
-    var options = PassOptions(passName: "fsm-batch")
-    let batching = try FSMBatchingPass(options: &options)
+    let batching = FSMBatchingPass()
     let records = try PassManager(passes: [batching, NeedsSchedule()]).run(
       on: &module, file: "in.dg")
     #expect(records[1].statistics["batches_seen"] == 1)

@@ -134,10 +134,8 @@ import Workloads
   struct DropsLayout: Pass {
     static let name = "drops-layout"
     static let summary = "test"
-    static let optionSummary: [String] = []
     static let requires: [ModulePart] = []
     static let produces: [ModulePart] = []
-    init(options: inout PassOptions) {}
     init() {}
     func run(on module: inout Module, statistics: inout PassStatistics) { module.layout = nil }
   }
@@ -145,10 +143,8 @@ import Workloads
   struct RewritesSchedule: Pass {
     static let name = "rewrites-schedule"
     static let summary = "test"
-    static let optionSummary: [String] = []
     static let requires: [ModulePart] = [.schedule]
     static let produces: [ModulePart] = [.layout]
-    init(options: inout PassOptions) {}
     init() {}
     func run(on module: inout Module, statistics: inout PassStatistics) {
       module.schedule?.policy = "changed"

@@ -9,23 +9,33 @@ public struct FSMBatchingPass: Pass {
   public static let name = "fsm-batch"
   public static let summary =
     "batch nodes of one op type together (ED-Batch FSM, DyNet agenda/depth, exact)"
-  public static let optionSummary = [
-    "policy=fsm|agenda|agenda-dynamic|depth|typewise|exact: how to choose the next batch (fsm)",
-    "encoding=base|sort|max|frontier: FSM state encoding (max)",
-    "load=FILE: apply a trained FSM policy instead of training on the input",
-    "episodes=N: training episodes (1000)",
-    "n-step=N: n-step return length (10)",
-    "gamma=X: discount (1.0)",
-    "alpha=X: learning rate (0.4)",
-    "epsilon=X: initial exploration rate (0.5)",
-    "epsilon-decay=X: exploration decay per episode (0.9)",
-    "epsilon-min=X: exploration floor (0.05)",
-    "eval-every=N: greedy evaluation period in episodes (50)",
-    "stop-ratio=X: stop when a greedy run is within X times the lower bound (1.01)",
-    "seed=N: random seed for training (1)",
-    "refine=N: most evaluations of the FSM refinement after Q-learning, 0 for none (2000)",
-    "max-states=N: search limit of policy=exact (1000000)",
-  ]
+  public static var options: [PassOption<Self>] {
+    [
+      .choice("policy", \.policy, help: "how to choose the next batch"),
+      .choice("encoding", \.encoding, help: "FSM state encoding"),
+      .string(
+        "load", \.loadPath, syntax: "FILE",
+        help: "apply a trained FSM policy instead of training on the input", default: "train"),
+      .int("episodes", \.training.episodes, in: 1...10_000_000, syntax: "N", help: "training episodes"),
+      .int("n-step", \.training.nStep, in: 1...10_000, syntax: "N", help: "n-step return length"),
+      .double("gamma", \.training.gamma, in: 0...1, help: "discount"),
+      .double("alpha", \.training.alpha, in: 0...1, help: "learning rate"),
+      .double("epsilon", \.training.epsilon, in: 0...1, help: "initial exploration rate"),
+      .double("epsilon-decay", \.training.epsilonDecay, in: 0...1, help: "exploration decay per episode"),
+      .double("epsilon-min", \.training.epsilonMin, in: 0...1, help: "exploration floor"),
+      .int(
+        "eval-every", \.training.evaluateEvery, in: 1...10_000_000, syntax: "N",
+        help: "greedy evaluation period in episodes"),
+      .double(
+        "stop-ratio", \.training.stopRatio, in: 0...1000,
+        help: "stop when a greedy run is within X times the lower bound"),
+      .int("seed", \.seedOption, in: 0...Int.max, syntax: "N", help: "random seed for training"),
+      .int(
+        "refine", \.training.refineEvaluations, in: 0...100_000_000, syntax: "N",
+        help: "most evaluations of the FSM refinement after Q-learning, 0 for none"),
+      .int("max-states", \.maxStates, in: 1...100_000_000, syntax: "N", help: "search limit of policy=exact"),
+    ]
+  }
   public static let requires: [ModulePart] = []
   public static let produces: [ModulePart] = [.schedule]
   public static let invalidates: [ModulePart] = [.layout]
@@ -40,36 +50,12 @@ public struct FSMBatchingPass: Pass {
   public var loadPath: String?
   public var maxStates: Int
 
-  public init(options: inout PassOptions) throws(Diagnostic) {
-    let policyName = try options.choice(
-      "policy", Policy.allCases.map(\.rawValue), default: Policy.fsm.rawValue)
-    policy = Policy(rawValue: policyName) ?? .fsm
-    encoding =
-      StateEncoding(
-        rawValue: try options.choice(
-          "encoding", StateEncoding.allCases.map(\.rawValue), default: StateEncoding.max.rawValue))
-      ?? .sort
-    loadPath = options.take("load")?.value
-    var training = QLearningOptions()
-    training.episodes = try options.int(
-      "episodes", default: training.episodes, range: 1...10_000_000)
-    training.nStep = try options.int("n-step", default: training.nStep, range: 1...10_000)
-    training.gamma = try options.double("gamma", default: training.gamma, range: 0...1)
-    training.alpha = try options.double("alpha", default: training.alpha, range: 0...1)
-    training.epsilon = try options.double("epsilon", default: training.epsilon, range: 0...1)
-    training.epsilonDecay = try options.double(
-      "epsilon-decay", default: training.epsilonDecay, range: 0...1)
-    training.epsilonMin = try options.double(
-      "epsilon-min", default: training.epsilonMin, range: 0...1)
-    training.evaluateEvery = try options.int(
-      "eval-every", default: training.evaluateEvery, range: 1...10_000_000)
-    training.stopRatio = try options.double(
-      "stop-ratio", default: training.stopRatio, range: 0...1000)
-    training.seed = UInt64(try options.int("seed", default: Int(training.seed), range: 0...Int.max))
-    training.refineEvaluations = try options.int(
-      "refine", default: training.refineEvaluations, range: 0...100_000_000)
-    self.training = training
-    maxStates = try options.int("max-states", default: 1_000_000, range: 1...100_000_000)
+  public init() { self.init(policy: .fsm) }
+
+  /// The training seed as an option value.
+  var seedOption: Int {
+    get { Int(clamping: training.seed) }
+    set { training.seed = UInt64(newValue) }
   }
 
   public init(

@@ -30,8 +30,9 @@ public protocol Pass: Sendable {
   static var name: String { get }
   /// One line for `--list-passes`.
   static var summary: String { get }
-  /// The options it takes, `key=values: meaning`, for `--list-passes`.
-  static var optionSummary: [String] { get }
+  /// The options it takes, declared once (`PassOption`); parsing, help, errors and printing
+  /// the pipeline back come from here.
+  static var options: [PassOption<Self>] { get }
   static var requires: [ModulePart] { get }
   static var produces: [ModulePart] { get }
   /// Parts present before the pass that it may rewrite in place (beside those it `produces`).
@@ -40,8 +41,8 @@ public protocol Pass: Sendable {
   /// manager removes them (and says so in the statistics).
   static var invalidates: [ModulePart] { get }
 
-  /// Reads the pass's options; unknown keys are reported by the caller.
-  init(options: inout PassOptions) throws(Diagnostic)
+  /// The pass with every option at its default.
+  init()
 
   /// Runs the pass. Statistics go to `statistics`; problems are thrown as diagnostics.
   func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic)

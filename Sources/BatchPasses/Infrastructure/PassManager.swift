@@ -61,18 +61,21 @@ public struct PassManager {
           message: "unknown pass '\(element.name)' (known passes: \(known))",
           sourceLine: pipeline)
       }
-      var options = PassOptions(passName: element.name, entries: element.options, source: source)
+      let options = PassOptions(passName: element.name, entries: element.options, source: source)
       do {
-        let pass = try passType.init(options: &options)
-        try options.requireAllTaken(
-          known: passType.optionSummary.map { String($0.prefix { $0 != "=" }) })
-        passes.append(ScheduledPass(pass: pass))
+        passes.append(ScheduledPass(pass: try passType.make(options)))
       } catch {
         var located = error
         located.sourceLine = pipeline
         throw located
       }
     }
+  }
+
+  /// The pipeline as text, every option that differs from its default written out; building a
+  /// manager from it gives the same passes.
+  public var pipelineText: String {
+    passes.map { $0.pass.pipelineText }.joined(separator: ",")
   }
 
   /// Checks that every pass finds the parts it needs, given what the module already has.

@@ -23,7 +23,18 @@ public struct PQLayoutPass: Pass {
   public static let name = "pq-layout"
   public static let summary =
     "place tensors so batches read contiguous, aligned operands (ED-Batch PQ-tree)"
-  public static let optionSummary = ["align=BYTES: alignment of every tensor, a power of two (64)"]
+  public static var options: [PassOption<Self>] {
+    [
+      PassOption(
+        "align", syntax: "BYTES", help: "alignment of every tensor, a power of two",
+        read: { pass, text in
+          guard let value = Int(text), (1...(1 << 20)).contains(value), value.nonzeroBitCount == 1
+          else { return "must be a power of two in 1...\(1 << 20)" }
+          pass.alignment = value
+          return nil
+        }, write: { String($0.alignment) })
+    ]
+  }
   public static let requires: [ModulePart] = [.schedule]
   public static let produces: [ModulePart] = [.layout]
   /// It puts each batch's nodes in memory order.
@@ -31,15 +42,7 @@ public struct PQLayoutPass: Pass {
 
   public var alignment: Int
 
-  public init(options: inout PassOptions) throws(Diagnostic) {
-    let location = options.entries.first { $0.key == "align" }?.location ?? .unknown
-    alignment = try options.int("align", default: 64, range: 1...(1 << 20))
-    if alignment.nonzeroBitCount != 1 {
-      throw Diagnostic(
-        file: options.source, location: location,
-        message: "pq-layout: option 'align' must be a power of two; got \(alignment)")
-    }
-  }
+  public init() { self.init(alignment: 64) }
 
   public init(alignment: Int = 64) {
     self.alignment = alignment

@@ -30,14 +30,53 @@ public struct EBatchPackingPass: Pass {
   public static let name = "ebatch-pack"
   public static let summary =
     "pack recurrent requests on the accelerator's lanes over time (E-BATCH, cellular, padding)"
-  public static let optionSummary = [
-    "strategy=ebatch|cellular|padding: how requests share the lanes (ebatch)",
-    "steps=auto|INT: E-BATCH chunk length N; auto picks it with the simulator (auto)",
-    "latency-slo=SECONDS: with steps=auto, the p99 latency bound (none)",
-    "accelerator=tpu-v1|epur|FILE: override the module's target for this pass (the target)",
-    "lanes=INT: recurrent requests: lanes B (the target's)",
-    "in-flight=INT: trees and lattices: instances in flight at once (the target's lanes)",
-  ]
+  public static var options: [PassOption<Self>] {
+    [
+      .choice("strategy", \.strategy, help: "how requests share the lanes"),
+      PassOption(
+        "steps", syntax: "auto|INT",
+        help: "E-BATCH chunk length N; auto picks it with the simulator",
+        read: { pass, text in
+          if text == "auto" {
+            pass.steps = nil
+            return nil
+          }
+          guard let value = Int(text), (1...DGParser.maxSteps).contains(value) else {
+            return "must be auto or an integer in 1...\(DGParser.maxSteps)"
+          }
+          pass.steps = value
+          return nil
+        }, write: { $0.steps.map(String.init) ?? "auto" }),
+      PassOption(
+        "latency-slo", syntax: "SECONDS", help: "with steps=auto, the p99 latency bound",
+        read: { pass, text in
+          guard let value = Double(text), value > 0, value.isFinite else {
+            return "must be a positive number of seconds"
+          }
+          pass.latencySLO = value
+          return nil
+        }, write: { $0.latencySLO.map { "\($0)" } }),
+      PassOption(
+        "accelerator", syntax: "tpu-v1|epur|FILE",
+        help: "override the module's target for this pass (an experiment; the statistics say so)",
+        default: "the module's target",
+        read: { (pass: inout Self, text: String) throws(Diagnostic) -> String? in
+          guard let preset = try AcceleratorPreset.named(orFile: text) else {
+            return
+              "must be a built-in preset (\(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) or a preset file"
+          }
+          pass.presetOverride = preset
+          pass.acceleratorName = text
+          return nil
+        }, write: { $0.acceleratorName }),
+      .int(
+        "lanes", \.lanes, in: 1...65536, help: "recurrent requests: lanes B",
+        default: "the target's"),
+      .int(
+        "in-flight", \.inFlight, in: 1...65536,
+        help: "trees and lattices: instances in flight at once", default: "the target's lanes"),
+    ]
+  }
   public static let requires: [ModulePart] = []
   public static let produces: [ModulePart] = [.packing]
   /// Trees and lattices: the schedule that ran replaces `fsm-batch`'s, and the layout is laid
@@ -48,12 +87,14 @@ public struct EBatchPackingPass: Pass {
     case padding, cellular, ebatch
   }
 
-  public var strategy: Strategy
+  public var strategy: Strategy = .ebatch
   /// nil: auto.
   public var steps: Int?
   public var latencySLO: Double?
   /// Overrides the module's target (`accelerator=`); nil: the target.
   public var presetOverride: AcceleratorPreset?
+  /// How `accelerator=` named the override (a preset name or file), for printing the pipeline.
+  public var acceleratorName: String?
   /// Recurrent requests: lanes B; nil: the preset's.
   public var lanes: Int?
   /// Trees and lattices: instances in flight; nil: the preset's lanes.
@@ -62,49 +103,7 @@ public struct EBatchPackingPass: Pass {
   /// The N that `steps=auto` tries: powers of two up to 256, capped at the longest request.
   public static let autoCandidates = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
-  public init(options: inout PassOptions) throws(Diagnostic) {
-    let strategyName = try options.choice(
-      "strategy", Strategy.allCases.map(\.rawValue), default: "ebatch")
-    strategy = Strategy(rawValue: strategyName) ?? .ebatch
-    if let entry = options.take("steps"), entry.value != "auto" {
-      guard let value = Int(entry.value), (1...DGParser.maxSteps).contains(value) else {
-        throw Diagnostic(
-          file: options.source, location: entry.location,
-          message:
-            "ebatch-pack: option 'steps' must be auto or an integer in 1...\(DGParser.maxSteps); got '\(entry.value)'"
-        )
-      }
-      steps = value
-    } else {
-      steps = nil
-    }
-    if let entry = options.take("latency-slo") {
-      guard let value = Double(entry.value), value > 0, value.isFinite else {
-        throw Diagnostic(
-          file: options.source, location: entry.location,
-          message:
-            "ebatch-pack: option 'latency-slo' must be a positive number of seconds; got '\(entry.value)'"
-        )
-      }
-      latencySLO = value
-    }
-    if let entry = options.take("accelerator") {
-      guard let named = try AcceleratorPreset.named(orFile: entry.value) else {
-        throw Diagnostic(
-          file: options.source, location: entry.location,
-          message:
-            "ebatch-pack: no preset '\(entry.value)' (built in: \(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) and no such file"
-        )
-      }
-      presetOverride = named
-    }
-    if options.entries.contains(where: { $0.key == "lanes" }) {
-      lanes = try options.int("lanes", default: 1, range: 1...65536)
-    }
-    if options.entries.contains(where: { $0.key == "in-flight" }) {
-      inFlight = try options.int("in-flight", default: 1, range: 1...65536)
-    }
-  }
+  public init() {}
 
   public init(
     strategy: Strategy = .ebatch, steps: Int? = nil, latencySLO: Double? = nil,
@@ -114,6 +113,7 @@ public struct EBatchPackingPass: Pass {
     self.steps = steps
     self.latencySLO = latencySLO
     self.presetOverride = preset
+    self.acceleratorName = preset?.name
     self.lanes = lanes
     self.inFlight = inFlight
   }
