@@ -128,20 +128,81 @@ import Workloads
     #expect(p99[2] > p99[1])
   }
 
-  /// A latency bound caps N: the choice meets the bound and is smaller than the unbounded one.
+  /// A latency bound caps N: among fixed N, the choice meets the bound and is smaller than the
+  /// unbounded one.
   @Test func latencyBoundCapsSteps() throws {
     let module = Self.trace(seed: 7, instances: 48, rate: 100, hidden: 512)
-    let (_, free) = try Self.pack(module, EBatchPackingPass(strategy: .ebatch))
-    let (_, bounded) = try Self.pack(
-      module, EBatchPackingPass(strategy: .ebatch, latencySLO: 0.025))
-    #expect(bounded["auto_slo_met"] == 1)
-    #expect(bounded["sim_latency_p99_s"]! <= 0.025)
-    #expect(bounded["steps_per_chunk"]! < free["steps_per_chunk"]!)
-    #expect(free["sim_latency_p99_s"]! > 0.025)
+    let packer = Packer(module: module, preset: .epur, lanes: AcceleratorPreset.epur.lanes)
+    let free = EBatchPackingPass.chooseSteps(packer: packer, latencySLO: nil, dynamic: false)
+    let bounded = EBatchPackingPass.chooseSteps(packer: packer, latencySLO: 0.025, dynamic: false)
+    #expect(bounded.sloMet)
+    #expect(bounded.result.report.latencyQuantile(0.99) <= 0.025)
+    #expect(bounded.result.packing.stepsPerChunk < free.result.packing.stepsPerChunk)
+    #expect(free.result.report.latencyQuantile(0.99) > 0.025)
+    // Through the pass, with dynamic candidates too: the bound is met.
+    let (_, met) = try Self.pack(module, EBatchPackingPass(strategy: .ebatch, latencySLO: 0.025))
+    #expect(met["auto_slo_met"] == 1)
+    #expect(met["sim_latency_p99_s"]! <= 0.025)
     // An impossible bound: the lowest p99 is chosen and the statistic says the bound was missed.
     let (_, impossible) = try Self.pack(
       module, EBatchPackingPass(strategy: .ebatch, latencySLO: 1e-9))
     #expect(impossible["auto_slo_met"] == 0)
+  }
+
+  /// Property: on random traces at random loads, `steps=auto` (fixed and dynamic N) is never
+  /// worse than the best fixed N under its own measure, and the dynamic packing is valid.
+  @Test(arguments: (1...8).map { Case(seed: UInt64($0)) })
+  func dynamicStepsNeverLoseToFixed(_ c: Case) throws {
+    var rng = SeededGenerator(seed: c.seed)
+    let module = Self.trace(
+      seed: c.seed, instances: Int.random(in: 2...40, using: &rng),
+      rate: [50.0, 2000, 1e5][Int.random(in: 0..<3, using: &rng)],
+      lengths: Bool.random(using: &rng) ? .speech : .translation)
+    let preset: AcceleratorPreset = Bool.random(using: &rng) ? .epur : .tpuV1
+    let packer = Packer(module: module, preset: preset, lanes: [2, 8, preset.lanes][Int.random(in: 0..<3, using: &rng)])
+    let slo: Double? = Bool.random(using: &rng) ? nil : 0.01
+    let auto = EBatchPackingPass.chooseSteps(packer: packer, latencySLO: slo)
+    let fixed = EBatchPackingPass.chooseSteps(packer: packer, latencySLO: slo, dynamic: false)
+    #expect(
+      EBatchPackingPass.score(auto.result, packer: packer, latencySLO: slo)
+        <= EBatchPackingPass.score(fixed.result, packer: packer, latencySLO: slo))
+    for cap in [4, 32] {
+      let dynamic = packer.ebatchDynamic(cap: cap)
+      var packed = module
+      packed.packing = dynamic.packing
+      try Verifier.verify(packed, file: "seed-\(c.seed)")
+      #expect(dynamic.packing.rounds.allSatisfy { $0.steps <= cap })
+      let program = PackingProgramBuilder(
+        module: module, builder: ProgramBuilder(lanes: packer.lanes, elementBytes: preset.elementBytes)
+      ).build(dynamic.packing)
+      try PackingProgramChecker.check(program, packing: dynamic.packing, module: module, preset: preset)
+      #expect(try Simulator(preset: preset).run(program).energyPJ == dynamic.report.energyPJ)
+    }
+  }
+
+  /// The dynamic rule on a hand-made case: with nothing waiting, a chunk runs until the longest
+  /// sequence in flight ends; with more waiting than free lanes, it runs `cap` steps.
+  @Test func dynamicStepsFollowTheQueue() throws {
+    let text = """
+      dg 1
+      type l1 = lstm(f32[8], f32[8]) -> f32[8] weights(W1: f32[32x16]) recurrent
+      instance a arrival=0 {
+        rnn(l1) steps=3
+      }
+      instance b arrival=0 {
+        rnn(l1) steps=5
+      }
+      instance c arrival=0 {
+        rnn(l1) steps=2
+      }
+      """
+    let module = try DGParser.parse(text, file: "q.dg")
+    let packer = Packer(module: module, preset: .epur, lanes: 2)
+    let packing = packer.ebatchDynamic(cap: 4).packing
+    // Three wait for two lanes: N = cap = 4 (c starts in a's lane at step 3); then nothing
+    // waits and b and c have 1 step left each: N = 1.
+    #expect(packing.rounds.map(\.steps) == [4, 1])
+    #expect(packing.stepsPerChunk == 0)
   }
 
   static func scheduled(_ family: WorkloadFamily, seed: UInt64, instances: Int) throws -> Module {

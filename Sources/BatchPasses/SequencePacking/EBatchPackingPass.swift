@@ -182,6 +182,8 @@ public struct EBatchPackingPass: Pass {
         chosen = [
           ("auto_candidates", Double(choice.candidates)),
           ("auto_slo_met", choice.sloMet ? 1 : 0),
+          ("auto_dynamic", result.packing.stepsPerChunk == 0 ? 1 : 0),
+          ("auto_steps_max", Double(result.packing.rounds.map(\.steps).max() ?? 0)),
         ]
       }
     }
@@ -255,33 +257,42 @@ public struct EBatchPackingPass: Pass {
     }
   }
 
-  /// `steps=auto`: packs with every candidate N (`autoCandidates` up to the longest request) and
-  /// simulates each. With a latency bound: the lowest energy per request among the N whose p99
-  /// latency meets it (the lowest p99 when none does). Without: the lowest
-  /// energy per request × seconds per request (the energy–delay product per request: throughput
-  /// and energy weighted alike). Ties go to the smaller N.
-  public static func chooseSteps(packer: Packer, latencySLO: Double?) -> (
+  /// `steps=auto`: packs with every candidate N (`autoCandidates` up to the longest request),
+  /// fixed and dynamic (`Packer.ebatchDynamic(cap:)` with that N as the cap), and simulates each.
+  /// With a latency bound: the lowest energy per request among the candidates whose p99 latency
+  /// meets it (the lowest p99 when none does). Without: the lowest energy per request × seconds
+  /// per request (the energy–delay product per request: throughput and energy weighted alike).
+  /// Ties go to the smaller N, fixed before dynamic. Because every fixed N is a candidate, the
+  /// choice is never worse than the best fixed N under the rule's own measure.
+  public static func chooseSteps(packer: Packer, latencySLO: Double?, dynamic: Bool = true) -> (
     result: Packer.Result, candidates: Int, sloMet: Bool
   ) {
     let longest = packer.steps.max() ?? 1
-    var candidates = autoCandidates.filter { $0 <= longest }
-    if candidates.isEmpty || (candidates.last! < longest && longest < autoCandidates.last!) {
-      candidates.append(min(longest, autoCandidates.last!))
+    var caps = autoCandidates.filter { $0 <= longest }
+    if caps.isEmpty || (caps.last! < longest && longest < autoCandidates.last!) {
+      caps.append(min(longest, autoCandidates.last!))
     }
-    let results = candidates.map { packer.ebatch(steps: $0) }
-    func energy(_ r: Packer.Result) -> Double { r.report.energyPJ / Double(packer.steps.count) }
-    func p99(_ r: Packer.Result) -> Double { r.report.latencyQuantile(0.99) }
-    func edp(_ r: Packer.Result) -> Double {
-      energy(r) * r.report.seconds / Double(packer.steps.count)
+    var results: [Packer.Result] = []
+    for n in caps {
+      results.append(packer.ebatch(steps: n))
+      if dynamic && n > 1 { results.append(packer.ebatchDynamic(cap: n)) }
     }
+    let scored = results.map { (result: $0, score: score($0, packer: packer, latencySLO: latencySLO)) }
+    let best = scored.min { $0.score < $1.score }!
+    return (best.result, results.count, latencySLO.map { best.result.report.latencyQuantile(0.99) <= $0 } ?? true)
+  }
+
+  /// The measure `chooseSteps` minimises, compared lexicographically: with a bound, (0, energy)
+  /// for candidates that meet it and (1, p99) for those that do not; without, (0, energy ×
+  /// seconds per request).
+  public static func score(_ r: Packer.Result, packer: Packer, latencySLO: Double?) -> (Double, Double) {
+    let requests = Double(max(packer.steps.count, 1))
+    let energy = r.report.energyPJ / requests
     if let slo = latencySLO {
-      let meeting = results.filter { p99($0) <= slo }
-      if let best = meeting.min(by: { energy($0) < energy($1) }) {
-        return (best, candidates.count, true)
-      }
-      return (results.min { p99($0) < p99($1) }!, candidates.count, false)
+      let p99 = r.report.latencyQuantile(0.99)
+      return p99 <= slo ? (0, energy) : (1, p99)
     }
-    return (results.min { edp($0) < edp($1) }!, candidates.count, true)
+    return (0, energy * r.report.seconds / requests)
   }
 }
 
@@ -419,11 +430,44 @@ public struct Packer: Sendable {
   /// requests, first come first served, go to the lane that frees first (lowest lane on ties),
   /// starting right after the previous sequence inside the chunk.
   public func ebatch(steps n: Int) -> Result {
-    var state = makeState(strategy: "ebatch", stepsPerChunk: n)
+    ebatch(stepsPerChunk: n) { _, _, _ in n }
+  }
+
+  /// E-BATCH with N chosen per chunk (`steps=auto`'s dynamic candidates), at most `cap`: when
+  /// more requests wait than lanes are free at the chunk's start, N = `cap` (lanes that free
+  /// inside the chunk are refilled at once, so a long chunk pads nothing and loads each layer's
+  /// weights once); otherwise N = the steps left of the longest sequence that will be in flight
+  /// (those running and those about to start), capped at `cap`, so the chunk ends when the last
+  /// one does and no lane pads to a boundary nothing needs. The packing's `steps` is 0: its rounds
+  /// have their own lengths.
+  public func ebatchDynamic(cap: Int) -> Result {
+    ebatch(stepsPerChunk: 0) { remaining, waiting, free in
+      if waiting.count > free { return cap }
+      let longest = max(remaining.max() ?? 0, waiting.map { steps[Int($0)] }.max() ?? 0)
+      return min(cap, max(1, longest))
+    }
+  }
+
+  /// The E-BATCH loop. `chunk(remaining, waiting, free)` gives the round's N from the steps left
+  /// of the busy lanes, the requests arrived and waiting (in order), and the free lanes.
+  func ebatch(
+    stepsPerChunk: Int, chunk: (_ remaining: [Int], _ waiting: [Int32], _ free: Int) -> Int
+  ) -> Result {
+    var state = makeState(strategy: "ebatch", stepsPerChunk: stepsPerChunk)
     var current = [(request: Int32, done: Int)?](repeating: nil, count: lanes)
     var busy = 0
     while busy > 0 || state.next < order.count {
       let clock = state.admissionClock(idle: busy == 0, order: order)
+      var waiting: [Int32] = []
+      var peek = state.next
+      while peek < order.count, state.session.arrivalCycle[Int(order[peek])] <= clock,
+        waiting.count <= lanes - busy
+      {
+        waiting.append(order[peek])
+        peek += 1
+      }
+      let remaining = current.compactMap { $0.map { steps[Int($0.request)] - $0.done } }
+      let n = max(1, chunk(remaining, waiting, lanes - busy))
       var segments = [[Packing.Segment]](repeating: [], count: lanes)
       var position = [Int](repeating: 0, count: lanes)
       // Runs lane k's current request from its position for as long as the chunk allows.
