@@ -13,7 +13,7 @@ struct Optimizer: ParsableCommand {
     abstract: "Batch, lay out and pack dynamic neural network graphs (.dg files).",
     subcommands: [
       RunCommand.self, ImportCommand.self, GenerateCommand.self, TrainCommand.self,
-      SimulateCommand.self, ReportCommand.self,
+      SimulateCommand.self, ReportCommand.self, ServeSweepCommand.self,
     ],
     defaultSubcommand: RunCommand.self
   )
