@@ -29,6 +29,9 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
   /// E-PUR's weight locality: the input half of a recurrent cell is computed for all time-steps
   /// of an execution at once, so its weights are read once instead of once a step.
   public var inputHalfOncePerExecution: Bool
+  /// Weights are double-buffered (the TPU's weight FIFO): a weight load fills the other buffer
+  /// while the current execution runs, so it overlaps compute instead of stalling the array.
+  public var doubleBufferedWeights: Bool
   /// Energy of one multiply–accumulate, pJ.
   public var macEnergyPJ: Double
   /// Energy of one on-chip byte read or written, pJ.
@@ -51,6 +54,7 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
     case sramBytesPerCycle = "sram_bytes_per_cycle"
     case weightBufferBytes = "weight_buffer_bytes"
     case inputHalfOncePerExecution = "input_half_once_per_execution"
+    case doubleBufferedWeights = "double_buffered_weights"
     case macEnergyPJ = "mac_energy_pj"
     case sramEnergyPJPerByte = "sram_energy_pj_per_byte"
     case dramEnergyPJPerByte = "dram_energy_pj_per_byte"
@@ -61,6 +65,7 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
     name: String, arrayRows: Int, arrayColumns: Int, foldFillCycles: Int, lanes: Int,
     elementBytes: Int, clockHz: Double, issueOverheadCycles: Int, dramBytesPerSecond: Double,
     sramBytesPerCycle: Double, weightBufferBytes: Int, inputHalfOncePerExecution: Bool,
+    doubleBufferedWeights: Bool,
     macEnergyPJ: Double, sramEnergyPJPerByte: Double, dramEnergyPJPerByte: Double,
     staticWatts: Double
   ) {
@@ -76,6 +81,7 @@ public struct AcceleratorPreset: Codable, Sendable, Equatable {
     self.sramBytesPerCycle = sramBytesPerCycle
     self.weightBufferBytes = weightBufferBytes
     self.inputHalfOncePerExecution = inputHalfOncePerExecution
+    self.doubleBufferedWeights = doubleBufferedWeights
     self.macEnergyPJ = macEnergyPJ
     self.sramEnergyPJPerByte = sramEnergyPJPerByte
     self.dramEnergyPJPerByte = dramEnergyPJPerByte
@@ -189,6 +195,7 @@ extension AcceleratorPreset {
     sramBytesPerCycle: 256 + 1024 + 256,
     weightBufferBytes: 4 * 64 * 1024,
     inputHalfOncePerExecution: false,
+    doubleBufferedWeights: true,
     macEnergyPJ: (0.2 + 0.03) * scale45To28,
     sramEnergyPJPerByte: 5.0 / 4 * scale45To28,
     dramEnergyPJPerByte: 640.0 / 4,
@@ -208,6 +215,7 @@ extension AcceleratorPreset {
     sramBytesPerCycle: 4 * 16 * 2 + 64,
     weightBufferBytes: 4 * 2 * 1024 * 1024,
     inputHalfOncePerExecution: true,
+    doubleBufferedWeights: false,
     macEnergyPJ: (1.1 + 0.4) * scale45To28,
     sramEnergyPJPerByte: 5.0 / 4 * scale45To28,
     dramEnergyPJPerByte: 640.0 / 4,

@@ -7,7 +7,8 @@ import BatchIR
 /// 2. for every layer, first to last: `load` of the layer's weights and one `exec` with
 ///    lanes = the rows computed (`Packing.computedLanes`), steps = the round's N,
 ///    rows = useful lane-steps, MACs = lanes × steps × MACs a row;
-/// 3. `complete` for every request whose last step ran in the round.
+/// 3. `complete` for every request whose last step ran in the round, with `step=P` when that was
+///    step P < N of the round (it completes part-way through the last layer's execution).
 ///
 /// `ebatch-pack` builds its rounds with this type while it simulates them, and
 /// `ProgramBuilder.build` uses it when the module has a packing, so both see the same program.
@@ -45,15 +46,19 @@ public struct PackingProgramBuilder: Sendable {
   ) {
     let probe = Packing(strategy: strategy, lanes: max(1, round.lanes.count), stepsPerChunk: 0)
     let computed = probe.computedLanes(of: round)
-    var completing: [Int32] = []
+    var completing: [(request: Int32, step: Int32)] = []
     for (k, lane) in round.lanes.enumerated() {
-      for segment in lane where !segment.isIdle {
+      var position: Int32 = 0
+      for segment in lane {
+        position += segment.count
+        if segment.isIdle { continue }
         if segment.first == 0 {
           instructions.append(.resetLane(lane: Int32(k)))
           instructions.append(.refillLane(lane: Int32(k), request: segment.request))
         }
         if Int(segment.first + segment.count) == steps[Int(segment.request)] {
-          completing.append(segment.request)
+          // It ends at its last step: step `position` of the round's last execution.
+          completing.append((segment.request, position == round.steps ? 0 : position))
         }
       }
     }
@@ -73,7 +78,10 @@ public struct PackingProgramBuilder: Sendable {
               bytesWritten: laneSteps * writtenBytesPerRow[l])))
       }
     }
-    for request in completing { instructions.append(.complete(request: request)) }
+    // With nothing computed (no layer runs), a completion is immediate.
+    for (request, step) in completing {
+      instructions.append(.complete(request: request, step: computed > 0 ? step : 0))
+    }
   }
 
   /// The whole program of `packing`.
@@ -123,7 +131,7 @@ public enum PackingProgramChecker {
         }
         refilled[r] = true
         inFlight += 1
-      case .complete(let request):
+      case .complete(let request, _):
         let r = Int(request)
         if !refilled[r] || completed[r] { throw fail("request \(r) completes out of order") }
         completed[r] = true

@@ -92,9 +92,12 @@ public struct Program: Codable, Sendable, Equatable {
         if bytes < 0 || bytes > maxCount {
           throw fail("instruction \(index): bytes out of 0...2^50")
         }
-      case .start(let request), .complete(let request):
+      case .start(let request), .complete(let request, _):
         if request < 0 || request >= requestCount {
           throw fail("instruction \(index): no request \(request)")
+        }
+        if case .complete(_, let step) = instruction, step < 0 {
+          throw fail("instruction \(index): a completion step must be ≥ 0")
         }
       case .resetLane(let lane):
         if lane < 0 || Int(lane) >= lanes { throw fail("instruction \(index): no lane \(lane)") }
@@ -198,15 +201,17 @@ public enum Instruction: Hashable, Sendable {
   case resetLane(lane: Int32)
   /// Give lane `lane` to request `request` (admits it, like `start`).
   case refillLane(lane: Int32, request: Int32)
-  /// Request `request` is done: its latency ends here.
-  case complete(request: Int32)
+  /// Request `request` is done. With `step` = 0 its latency ends here; with `step` = P > 0 its
+  /// last time-step was step P (from 1) of the latest execution, and it completes when that
+  /// execution has run P of its steps (a request ends at its last step, not its chunk's end).
+  case complete(request: Int32, step: Int32 = 0)
 }
 
 // MARK: JSON
 
 extension Instruction: Codable {
   private enum Keys: String, CodingKey {
-    case op, type, bytes, lanes, steps, rows, macs, read, written, request, lane
+    case op, type, bytes, lanes, steps, rows, macs, read, written, request, lane, step
   }
 
   /// The `op` names, shared with the text form.
@@ -246,9 +251,10 @@ extension Instruction: Codable {
       try c.encode(Opcode.refill.rawValue, forKey: .op)
       try c.encode(lane, forKey: .lane)
       try c.encode(request, forKey: .request)
-    case .complete(let request):
+    case .complete(let request, let step):
       try c.encode(Opcode.complete.rawValue, forKey: .op)
       try c.encode(request, forKey: .request)
+      if step != 0 { try c.encode(step, forKey: .step) }
     }
   }
 
@@ -282,7 +288,10 @@ extension Instruction: Codable {
       self = .refillLane(
         lane: try c.decode(Int32.self, forKey: .lane),
         request: try c.decode(Int32.self, forKey: .request))
-    case .complete: self = .complete(request: try c.decode(Int32.self, forKey: .request))
+    case .complete:
+      self = .complete(
+        request: try c.decode(Int32.self, forKey: .request),
+        step: try c.decodeIfPresent(Int32.self, forKey: .step) ?? 0)
     }
   }
 }

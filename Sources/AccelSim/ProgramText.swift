@@ -54,7 +54,8 @@ public enum ProgramText {
       case .start(let request): out += "start \(request)\n"
       case .resetLane(let lane): out += "reset lane=\(lane)\n"
       case .refillLane(let lane, let request): out += "refill lane=\(lane) request=\(request)\n"
-      case .complete(let request): out += "complete \(request)\n"
+      case .complete(let request, let step):
+        out += step == 0 ? "complete \(request)\n" : "complete \(request) step=\(step)\n"
       }
     }
     return out
@@ -235,8 +236,13 @@ private struct TextParser {
         try expectCount(2)
         program.instructions.append(.start(request: try request(tokens[1])))
       } else if isKeyword(keyword, "complete") {
-        try expectCount(2)
-        program.instructions.append(.complete(request: try request(tokens[1])))
+        if tokens.count == 3 {
+          program.instructions.append(
+            .complete(request: try request(tokens[1]), step: try int32(try value(2, "step"))))
+        } else {
+          try expectCount(2)
+          program.instructions.append(.complete(request: try request(tokens[1])))
+        }
       } else if isKeyword(keyword, "reset") {
         try expectCount(2)
         program.instructions.append(.resetLane(lane: try int32(try value(1, "lane"))))

@@ -20,6 +20,10 @@ public struct SimulationReport: Sendable {
     public var computeEnergyPJ: Double = 0
     public var sramEnergyPJ: Double = 0
     public var dramEnergyPJ: Double = 0
+    /// Cycles executions waited for double-buffered weights still in transfer.
+    public var stallCycles: Int64 = 0
+    /// Cycles of weight transfers overlapped with compute (double-buffered presets).
+    public var overlappedLoadCycles: Int64 = 0
   }
 
   public let preset: AcceleratorPreset

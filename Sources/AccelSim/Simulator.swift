@@ -37,6 +37,12 @@ public struct SimulationSession: Sendable {
   /// Each request's completion cycle, -1 until it completes.
   public private(set) var completion: [Int64]
   var residency: WeightResidency
+  /// The latest execution: its start, cycles and steps (for completions part-way through it).
+  var lastExecution: (start: Int64, cycles: Int64, steps: Int64) = (0, 0, 1)
+  /// Double-buffered weights: when the weight transfer channel is free, and when the weights
+  /// loaded last are on chip.
+  var transferFree: Int64 = 0
+  var weightsReady: Int64 = 0
 
   public init(preset: AcceleratorPreset, opTypes: [ProgramOpType], requests: [ProgramRequest]) {
     self.preset = preset
@@ -71,7 +77,13 @@ public struct SimulationSession: Sendable {
     let overhead = Int64(preset.issueOverheadCycles)
     switch instruction {
     case .execute(let e):
-      add(model.execution(e))
+      if weightsReady > clock {
+        totals.stallCycles += weightsReady - clock
+        clock = weightsReady
+      }
+      let cost = model.execution(e)
+      lastExecution = (clock, cost.cycles, max(Int64(e.steps), 1))
+      add(cost)
       totals.macs += Double(e.macs)
       let laneSteps = Double(e.lanes) * Double(e.steps)
       totals.laneSteps += laneSteps
@@ -82,7 +94,18 @@ public struct SimulationSession: Sendable {
         totals.weightHits += 1
       } else {
         totals.weightMisses += 1
-        add(model.weightLoad(bytes: bytes))
+        var cost = model.weightLoad(bytes: bytes)
+        if preset.doubleBufferedWeights {
+          // The transfer fills the other buffer while the latest execution still runs: it
+          // starts once the channel is free and that execution has begun, and the next
+          // execution waits for it; it holds up nothing else.
+          let start = max(transferFree, lastExecution.start)
+          transferFree = saturatingSum(start, cost.cycles)
+          weightsReady = max(weightsReady, transferFree)
+          totals.overlappedLoadCycles = saturatingSum(totals.overlappedLoadCycles, cost.cycles)
+          cost.cycles = 0
+        }
+        add(cost)
       }
     case .gather(let bytes), .copy(let bytes):
       add(model.copy(bytes: bytes))
@@ -93,8 +116,17 @@ public struct SimulationSession: Sendable {
       add(CostModel.Cost(cycles: overhead))
     case .resetLane:
       add(CostModel.Cost(cycles: overhead))
-    case .complete(let request):
-      completion[Int(request)] = clock
+    case .complete(let request, let step):
+      if step > 0 {
+        let done = min(Int64(step), lastExecution.steps)
+        let partial = saturatingSum(
+          lastExecution.start,
+          saturated(
+            (Double(lastExecution.cycles) * Double(done) / Double(lastExecution.steps)).rounded(.up)))
+        completion[Int(request)] = min(partial, clock)
+      } else {
+        completion[Int(request)] = clock
+      }
     }
   }
 

@@ -60,7 +60,7 @@ func batchedTagger() throws -> Module {
       #expect(type == 1 && bytes == Int64(program.opTypes[1].weightBytes))
       loads += 1
     case .start(let r): started.insert(r)
-    case .complete(let r):
+    case .complete(let r, _):
       #expect(started.contains(r))
       completed.append(r)
     default: break

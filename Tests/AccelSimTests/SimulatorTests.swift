@@ -8,7 +8,8 @@ import Testing
 let handPreset = AcceleratorPreset(
   name: "hand", arrayRows: 4, arrayColumns: 4, foldFillCycles: 10, lanes: 8, elementBytes: 4,
   clockHz: 1e9, issueOverheadCycles: 5, dramBytesPerSecond: 2e9, sramBytesPerCycle: 16,
-  weightBufferBytes: 100, inputHalfOncePerExecution: false, macEnergyPJ: 0.5,
+  weightBufferBytes: 100, inputHalfOncePerExecution: false, doubleBufferedWeights: false,
+  macEnergyPJ: 0.5,
   sramEnergyPJPerByte: 1, dramEnergyPJPerByte: 10, staticWatts: 0.001)
 
 /// A type with one 8×6 matrix (6 inputs, 8 outputs) and a bias: 48 MACs a row, 56 bytes.
@@ -123,4 +124,54 @@ func figure(_ report: SimulationReport, _ name: String) -> Double {
   #expect(throws: Diagnostic.self) { try Simulator(preset: handPreset).run(program) }
   let badRequest = Program(lanes: 8, instructions: [.complete(request: 0)])
   #expect(throws: Diagnostic.self) { try Simulator(preset: handPreset).run(badRequest) }
+}
+
+@Test func doubleBufferedWeightLoadsOverlapCompute() throws {
+  var other = handType
+  other.name = "other"
+  // The buffer holds one 56-byte set, so both loads miss (33 cycles each); executions take 65.
+  let instructions: [Instruction] = [
+    .loadWeights(type: 0, bytes: 56), handExecution, .loadWeights(type: 1, bytes: 56),
+    .execute(
+      Execution(type: 1, lanes: 5, steps: 1, rows: 5, macs: 240, bytesRead: 30, bytesWritten: 40)),
+  ]
+  let program = Program(lanes: 8, opTypes: [handType, other], instructions: instructions)
+  let serial = try Simulator(preset: handPreset).run(program)
+  #expect(figure(serial, "cycles") == 33 + 65 + 33 + 65)
+  var buffered = handPreset
+  buffered.doubleBufferedWeights = true
+  let overlapped = try Simulator(preset: buffered).run(program)
+  // A's load 0–33 (the first execution waits for it: 33–98); B's load runs 33–66, beside A's
+  // execution, so B's execution starts at 98 and ends at 163.
+  #expect(figure(overlapped, "cycles") == 163)
+  #expect(overlapped.totals.stallCycles == 33)
+  #expect(overlapped.totals.overlappedLoadCycles == 66)
+  // The same traffic and dynamic energy; less static energy (fewer cycles).
+  #expect(figure(overlapped, "energy_dram_pj") == figure(serial, "energy_dram_pj"))
+  #expect(figure(overlapped, "energy_sram_pj") == figure(serial, "energy_sram_pj"))
+  #expect(abs(figure(overlapped, "energy_static_pj") - 163) < 1e-9)
+}
+
+@Test func aRequestCompletesAtItsLastStep() throws {
+  // One execution of 4 steps on one lane: folds 4, compute 4·4·(1 + 10) = 176; weight reads
+  // 4 × 56 = 224 B → 14 memory cycles; 176 + 5 = 181 cycles. r0 ends at step 1 of 4:
+  // ⌈181 / 4⌉ = 46; r1 at the end.
+  let program = Program(
+    lanes: 8, opTypes: [handType],
+    requests: [ProgramRequest(name: "r0"), ProgramRequest(name: "r1")],
+    instructions: [
+      .start(request: 0), .start(request: 1),
+      .execute(
+        Execution(type: 0, lanes: 1, steps: 4, rows: 4, macs: 4 * 48, bytesRead: 0, bytesWritten: 0)),
+      .complete(request: 0, step: 1), .complete(request: 1),
+    ])
+  let report = try Simulator(preset: handPreset).run(program)
+  #expect(figure(report, "cycles") == 181)
+  #expect(abs(report.latencies[0] - 46e-9) < 1e-18)
+  #expect(abs(report.latencies[1] - 181e-9) < 1e-18)
+  // Both forms carry the step.
+  let text = ProgramText.print(program)
+  #expect(text.contains("complete 0 step=1\ncomplete 1\n"))
+  #expect(try ProgramText.parse(Array(text.utf8), file: "p.txt") == program)
+  #expect(try JSONInput.decode(Program.self, from: JSONInput.encode(program), file: "p.json") == program)
 }
