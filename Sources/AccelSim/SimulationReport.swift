@@ -20,6 +20,9 @@ public struct SimulationReport: Sendable {
     public var computeEnergyPJ: Double = 0
     public var sramEnergyPJ: Double = 0
     public var dramEnergyPJ: Double = 0
+    /// Cycles weight loads held up the accelerator: whole misses without double-buffering,
+    /// stalls for a transfer still under way with it.
+    public var weightLoadCycles: Int64 = 0
     /// Cycles executions waited for double-buffered weights still in transfer.
     public var stallCycles: Int64 = 0
     /// Cycles of weight transfers overlapped with compute (double-buffered presets).

@@ -79,6 +79,7 @@ public struct SimulationSession: Sendable {
     case .execute(let e):
       if weightsReady > clock {
         totals.stallCycles += weightsReady - clock
+        totals.weightLoadCycles += weightsReady - clock
         clock = weightsReady
       }
       let cost = model.execution(e)
@@ -105,6 +106,7 @@ public struct SimulationSession: Sendable {
           totals.overlappedLoadCycles = saturatingSum(totals.overlappedLoadCycles, cost.cycles)
           cost.cycles = 0
         }
+        totals.weightLoadCycles = saturatingSum(totals.weightLoadCycles, cost.cycles)
         add(cost)
       }
     case .gather(let bytes), .copy(let bytes):
