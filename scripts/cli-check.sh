@@ -85,7 +85,27 @@ if "$bin" samples/rnn-serving.dg -q --accelerator tpu-v1 --emit-program "$work/p
 else
   fail "emit and simulate a program"
 fi
-"$bin" simulate "$work/p.txt" --accelerator epur | grep -q '^  latency_p99_s ' && pass || fail "simulate on epur"
+"$bin" samples/rnn-serving.dg -q --accelerator epur --emit-program "$work/pe.txt" \
+  && "$bin" simulate "$work/pe.txt" | grep -q '^  latency_p99_s ' && pass || fail "simulate on the program's target, epur"
+# One target: a program built for tpu-v1 is not simulated on epur; a file's target line and a
+# different --accelerator are a located error (exit 1, nothing written); the target is printed back.
+"$bin" simulate "$work/p.txt" --accelerator epur >/dev/null 2>&1; [ $? -eq 2 ] && pass || fail "two targets for simulate should exit 2"
+printf 'dg 1\ntarget tpu-v1\ntype l = lstm(f32[4], f32[4]) -> f32[4] recurrent\ninstance a {\n  rnn(l) steps=2\n}\n' >"$work/targeted.dg"
+err=$("$bin" "$work/targeted.dg" --accelerator epur --emit-ir "$work/t-out.dg" 2>&1 >/dev/null)
+status=$?
+if [ $status -eq 1 ] && [[ "$err" == "$work/targeted.dg:2:8: error: two targets"* ]] && [ ! -e "$work/t-out.dg" ]; then
+  pass
+else
+  fail "two targets: status $status, stderr: $err"
+fi
+if "$bin" "$work/targeted.dg" --emit-ir "$work/t-out.dg" --stats-json "$work/t.json" | grep -q '^ebatch-pack: target=tpu-v1 target_source=module lanes=256 ' \
+  && grep -q '^target tpu-v1$' "$work/t-out.dg" && grep -q '"target": "tpu-v1"' "$work/t.json"; then
+  pass
+else
+  fail "the target line drives ebatch-pack and is printed back"
+fi
+"$bin" samples/hello.dg -q --no-verify-each --print-pipeline --passes ' fsm-batch {policy = agenda}' | grep -q '^pipeline: fsm-batch{policy=agenda}$' \
+  && pass || fail "blanks in pipeline text, --print-pipeline"
 grep -v '"clock_hz"' samples/accelerators/epur.json >"$work/no-clock.json"
 err=$("$bin" samples/hello.dg --accelerator "$work/no-clock.json" --stats-json "$work/bad.json" 2>&1 >/dev/null)
 status=$?

@@ -124,7 +124,8 @@ public struct SimulationSession: Sendable {
         let partial = saturatingSum(
           lastExecution.start,
           saturated(
-            (Double(lastExecution.cycles) * Double(done) / Double(lastExecution.steps)).rounded(.up)))
+            (Double(lastExecution.cycles) * Double(done) / Double(lastExecution.steps)).rounded(.up)
+          ))
         completion[Int(request)] = min(partial, clock)
       } else {
         completion[Int(request)] = clock

@@ -110,7 +110,8 @@ public struct DGParser {
     let name: String
     if cursor.peek == UInt8(ascii: "\"") {
       guard let quoted = cursor.scanQuoted() else {
-        throw error("unterminated string: expected '\"' before the end of the line", at: nameLocation)
+        throw error(
+          "unterminated string: expected '\"' before the end of the line", at: nameLocation)
       }
       name = quoted
     } else if cursor.peekIsIdentifierStart {

@@ -8,7 +8,9 @@ public struct DGPrinter {
     out.write("dg \(Module.formatVersion)\n")
     if let target = module.target {
       let bare =
-        target.name.utf8.first.map { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= 97 && ($0 | 0x20) <= 122 }
+        target.name.utf8.first.map {
+          $0 == UInt8(ascii: "_") || ($0 | 0x20) >= 97 && ($0 | 0x20) <= 122
+        }
         ?? false
         && target.name.utf8.allSatisfy { Cursor.isWordByte($0) }
         && !target.name.contains("->") && !target.name.contains("..")

@@ -122,7 +122,8 @@ public struct ServingSweep {
       points.append(add(packer.padding(), "padding"))
       points.append(add(packer.cellular(), "cellular"))
       // E-BATCH as a serving system runs it: steps=auto with latency-slo = the SLO.
-      points.append(add(EBatchPackingPass.chooseSteps(packer: packer, latencySLO: slo).result, "ebatch"))
+      points.append(
+        add(EBatchPackingPass.chooseSteps(packer: packer, latencySLO: slo).result, "ebatch"))
       bestFixed.append(
         add(
           EBatchPackingPass.chooseSteps(packer: packer, latencySLO: slo, dynamic: false).result,
@@ -215,7 +216,9 @@ public struct ServingSweep {
 
         """
       for p in curve.points {
-        let n = p.strategy == "ebatch" ? "\(p.steps)\(p.dynamic ? " dyn" : "")" : p.strategy == "cellular" ? "1" : "-"
+        let n =
+          p.strategy == "ebatch"
+          ? "\(p.steps)\(p.dynamic ? " dyn" : "")" : p.strategy == "cellular" ? "1" : "-"
         text +=
           "| \(p.load) | \(fixed(p.rate, 0)) | \(p.strategy) | \(n) | \(fixed(p.throughput, 1)) | \(fixed(p.p50 * 1e3, 2)) | \(fixed(p.p99 * 1e3, 2)) | \(fixed(p.energyPerRequestPJ / 1e6, 2)) | \(fixed(p.padding * 100, 1))% | \(fixed(p.loadShare * 100, 1))% | \(curve.sustained(p, keepUp: keepUp) ? "yes" : "no") |\n"
       }
@@ -236,7 +239,8 @@ public struct ServingSweep {
             points: points.map { (x: $0.throughput, y: log10(max($0.p99 * 1e6, 1))) },
             labels: points.map { "\($0.load)" }))
         energySeries.append(
-          .init(name: strategy, points: points.map { (x: $0.load, y: $0.energyPerRequestPJ / 1e6) }))
+          .init(name: strategy, points: points.map { (x: $0.load, y: $0.energyPerRequestPJ / 1e6) })
+        )
       }
       charts.append(
         .init(fileName: "serving-p99-\(tag).svg", svg: latency.lines(series: latencySeries)))

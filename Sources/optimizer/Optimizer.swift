@@ -72,7 +72,8 @@ struct RunCommand: ParsableCommand {
 
   @Flag(
     name: .long,
-    help: "Print the pipeline as it will run, every option that differs from its default written out.")
+    help:
+      "Print the pipeline as it will run, every option that differs from its default written out.")
   var printPipeline = false
 
   @Flag(name: .long, help: "Print the time each pass took.")

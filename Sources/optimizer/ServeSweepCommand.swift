@@ -8,7 +8,8 @@ struct ServeSweepCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "serve-sweep",
     abstract:
-      "Sweep serving load from light to beyond saturation for padding, cellular and ebatch on both presets.")
+      "Sweep serving load from light to beyond saturation for padding, cellular and ebatch on both presets."
+  )
 
   @Option(name: .shortAndLong, help: "The Markdown page to write.")
   var output: String = "docs/serving.md"
@@ -42,7 +43,9 @@ struct ServeSweepCommand: ParsableCommand {
     if !(sloFactor > 0 && sloFactor.isFinite) {
       throw ValidationError("--slo-factor must be positive")
     }
-    if charts.isEmpty || charts.hasPrefix("/") { throw ValidationError("--charts must be relative") }
+    if charts.isEmpty || charts.hasPrefix("/") {
+      throw ValidationError("--charts must be relative")
+    }
   }
 
   func run() throws {

@@ -162,7 +162,8 @@ func figure(_ report: SimulationReport, _ name: String) -> Double {
     instructions: [
       .start(request: 0), .start(request: 1),
       .execute(
-        Execution(type: 0, lanes: 1, steps: 4, rows: 4, macs: 4 * 48, bytesRead: 0, bytesWritten: 0)),
+        Execution(type: 0, lanes: 1, steps: 4, rows: 4, macs: 4 * 48, bytesRead: 0, bytesWritten: 0)
+      ),
       .complete(request: 0, step: 1), .complete(request: 1),
     ])
   let report = try Simulator(preset: handPreset).run(program)
@@ -173,5 +174,6 @@ func figure(_ report: SimulationReport, _ name: String) -> Double {
   let text = ProgramText.print(program)
   #expect(text.contains("complete 0 step=1\ncomplete 1\n"))
   #expect(try ProgramText.parse(Array(text.utf8), file: "p.txt") == program)
-  #expect(try JSONInput.decode(Program.self, from: JSONInput.encode(program), file: "p.json") == program)
+  #expect(
+    try JSONInput.decode(Program.self, from: JSONInput.encode(program), file: "p.json") == program)
 }

@@ -147,6 +147,7 @@ import Workloads
         == "t.dg:2:8: error: unterminated string: expected '\"' before the end of the line")
     #expect(
       diagnostic("dg 1\ntarget 42\n")?.headline
-        == "t.dg:2:8: error: expected a preset name or a quoted preset file after 'target', found '42'")
+        == "t.dg:2:8: error: expected a preset name or a quoted preset file after 'target', found '42'"
+    )
   }
 }

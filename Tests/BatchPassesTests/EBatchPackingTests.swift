@@ -159,7 +159,9 @@ import Workloads
       rate: [50.0, 2000, 1e5][Int.random(in: 0..<3, using: &rng)],
       lengths: Bool.random(using: &rng) ? .speech : .translation)
     let preset: AcceleratorPreset = Bool.random(using: &rng) ? .epur : .tpuV1
-    let packer = Packer(module: module, preset: preset, lanes: [2, 8, preset.lanes][Int.random(in: 0..<3, using: &rng)])
+    let packer = Packer(
+      module: module, preset: preset,
+      lanes: [2, 8, preset.lanes][Int.random(in: 0..<3, using: &rng)])
     let slo: Double? = Bool.random(using: &rng) ? nil : 0.01
     let auto = EBatchPackingPass.chooseSteps(packer: packer, latencySLO: slo)
     let fixed = EBatchPackingPass.chooseSteps(packer: packer, latencySLO: slo, dynamic: false)
@@ -173,9 +175,11 @@ import Workloads
       try Verifier.verify(packed, file: "seed-\(c.seed)")
       #expect(dynamic.packing.rounds.allSatisfy { $0.steps <= cap })
       let program = PackingProgramBuilder(
-        module: module, builder: ProgramBuilder(lanes: packer.lanes, elementBytes: preset.elementBytes)
+        module: module,
+        builder: ProgramBuilder(lanes: packer.lanes, elementBytes: preset.elementBytes)
       ).build(dynamic.packing)
-      try PackingProgramChecker.check(program, packing: dynamic.packing, module: module, preset: preset)
+      try PackingProgramChecker.check(
+        program, packing: dynamic.packing, module: module, preset: preset)
       #expect(try Simulator(preset: preset).run(program).energyPJ == dynamic.report.energyPJ)
     }
   }

@@ -83,7 +83,9 @@ func layOut(_ module: Module, _ pipeline: String = "fsm-batch{policy=typewise},p
       _ = try PassManager(pipeline: "fsm-batch,pq-layout{align=48}")
       Issue.record("align=48 accepted")
     } catch {
-      #expect(error.message == "pq-layout: option 'align' must be a power of two in 1...1048576; got '48'")
+      #expect(
+        error.message == "pq-layout: option 'align' must be a power of two in 1...1048576; got '48'"
+      )
       #expect(error.location.column == 21)
     }
   }

@@ -14,7 +14,8 @@ import Testing
   }
 
   @Test func blanksAndQuotedValues() throws {
-    let elements = try PipelineParser.parse("fsm-batch {policy = agenda} , fsm-batch{load='a,b}.fsm' }")
+    let elements = try PipelineParser.parse(
+      "fsm-batch {policy = agenda} , fsm-batch{load='a,b}.fsm' }")
     #expect(elements.map(\.name) == ["fsm-batch", "fsm-batch"])
     #expect(elements[0].options.map(\.value) == ["agenda"])
     #expect(elements[1].options.map(\.value) == ["a,b}.fsm"])
@@ -38,14 +39,18 @@ import Testing
     )
     #expect(manager.pipelineText == text)
     #expect(try PassManager(pipeline: manager.pipelineText).pipelineText == text)
-    #expect(try PassManager(pipeline: "fsm-batch{policy=fsm},pq-layout").pipelineText == "fsm-batch,pq-layout")
+    #expect(
+      try PassManager(pipeline: "fsm-batch{policy=fsm},pq-layout").pipelineText
+        == "fsm-batch,pq-layout")
     #expect(
       EBatchPackingPass.optionSummary.map { String($0.prefix { $0 != "=" }) }
         == EBatchPackingPass.options.map(\.key))
-    #expect(PQLayoutPass.optionSummary == ["align=BYTES: alignment of every tensor, a power of two (64)"])
+    #expect(
+      PQLayoutPass.optionSummary == ["align=BYTES: alignment of every tensor, a power of two (64)"])
     #expect(
       error("ebatch-pack{lanes=0}")?.headline
-        == "<pipeline>:1:13: error: ebatch-pack: option 'lanes' must be an integer in 1...65536; got '0'")
+        == "<pipeline>:1:13: error: ebatch-pack: option 'lanes' must be an integer in 1...65536; got '0'"
+    )
     #expect(
       error("pq-layout{size=3}")?.message
         == "pq-layout: unknown option 'size' (it takes align)")

@@ -16,12 +16,14 @@ public struct FSMBatchingPass: Pass {
       .string(
         "load", \.loadPath, syntax: "FILE",
         help: "apply a trained FSM policy instead of training on the input", default: "train"),
-      .int("episodes", \.training.episodes, in: 1...10_000_000, syntax: "N", help: "training episodes"),
+      .int(
+        "episodes", \.training.episodes, in: 1...10_000_000, syntax: "N", help: "training episodes"),
       .int("n-step", \.training.nStep, in: 1...10_000, syntax: "N", help: "n-step return length"),
       .double("gamma", \.training.gamma, in: 0...1, help: "discount"),
       .double("alpha", \.training.alpha, in: 0...1, help: "learning rate"),
       .double("epsilon", \.training.epsilon, in: 0...1, help: "initial exploration rate"),
-      .double("epsilon-decay", \.training.epsilonDecay, in: 0...1, help: "exploration decay per episode"),
+      .double(
+        "epsilon-decay", \.training.epsilonDecay, in: 0...1, help: "exploration decay per episode"),
       .double("epsilon-min", \.training.epsilonMin, in: 0...1, help: "exploration floor"),
       .int(
         "eval-every", \.training.evaluateEvery, in: 1...10_000_000, syntax: "N",
@@ -33,7 +35,9 @@ public struct FSMBatchingPass: Pass {
       .int(
         "refine", \.training.refineEvaluations, in: 0...100_000_000, syntax: "N",
         help: "most evaluations of the FSM refinement after Q-learning, 0 for none"),
-      .int("max-states", \.maxStates, in: 1...100_000_000, syntax: "N", help: "search limit of policy=exact"),
+      .int(
+        "max-states", \.maxStates, in: 1...100_000_000, syntax: "N",
+        help: "search limit of policy=exact"),
     ]
   }
   public static let requires: [ModulePart] = []

@@ -151,8 +151,9 @@ public struct PassManager {
   /// vanish (removed by the pass itself, or here when the pass changed something).
   static func enforceEffects(
     of passType: any Pass.Type, before: PartSnapshot, after module: inout Module, file: String
-  ) throws(Diagnostic) -> (changed: [ModulePart], invalidated: [ModulePart], preserved: [ModulePart])
-  {
+  ) throws(Diagnostic) -> (
+    changed: [ModulePart], invalidated: [ModulePart], preserved: [ModulePart]
+  ) {
     let writes = Set(passType.produces + passType.modifies)
     var changed: [ModulePart] = []
     var invalidated: [ModulePart] = []

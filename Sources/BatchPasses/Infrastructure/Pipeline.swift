@@ -65,7 +65,9 @@ public struct PipelineParser {
           if index < bytes.count, bytes[index] == UInt8(ascii: "=") {
             index += 1
             skipBlanks()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "'") || bytes[index] == UInt8(ascii: "\"") {
+            if index < bytes.count,
+              bytes[index] == UInt8(ascii: "'") || bytes[index] == UInt8(ascii: "\"")
+            {
               let quote = bytes[index]
               let open = index
               index += 1

@@ -124,7 +124,9 @@ public struct EBatchPackingPass: Pass {
     preset: AcceleratorPreset, source: String
   ) {
     if let presetOverride { return (presetOverride, "option") }
-    return (try AcceleratorPreset.resolve(module.target), module.target == nil ? "default" : "module")
+    return (
+      try AcceleratorPreset.resolve(module.target), module.target == nil ? "default" : "module"
+    )
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
@@ -277,15 +279,22 @@ public struct EBatchPackingPass: Pass {
       results.append(packer.ebatch(steps: n))
       if dynamic && n > 1 { results.append(packer.ebatchDynamic(cap: n)) }
     }
-    let scored = results.map { (result: $0, score: score($0, packer: packer, latencySLO: latencySLO)) }
+    let scored = results.map {
+      (result: $0, score: score($0, packer: packer, latencySLO: latencySLO))
+    }
     let best = scored.min { $0.score < $1.score }!
-    return (best.result, results.count, latencySLO.map { best.result.report.latencyQuantile(0.99) <= $0 } ?? true)
+    return (
+      best.result, results.count,
+      latencySLO.map { best.result.report.latencyQuantile(0.99) <= $0 } ?? true
+    )
   }
 
   /// The measure `chooseSteps` minimises, compared lexicographically: with a bound, (0, energy)
   /// for candidates that meet it and (1, p99) for those that do not; without, (0, energy ×
   /// seconds per request).
-  public static func score(_ r: Packer.Result, packer: Packer, latencySLO: Double?) -> (Double, Double) {
+  public static func score(_ r: Packer.Result, packer: Packer, latencySLO: Double?) -> (
+    Double, Double
+  ) {
     let requests = Double(max(packer.steps.count, 1))
     let energy = r.report.energyPJ / requests
     if let slo = latencySLO {
