@@ -150,8 +150,11 @@ struct RunCommand: ParsableCommand {
     if let emitIr { outputs.add(emitIr, DGPrinter.print(module)) }
     var extraSections: [(String, [(String, Double)])] = []
     // The program is built for the module's target (the default when there is none), the one
-    // every pass used; it is simulated when a target was given.
-    let simulates = module.target != nil
+    // every pass used. It is simulated when --accelerator asks for it, or when the module names
+    // its target and the pipeline has left something to run (a schedule or a packing).
+    let simulates =
+      accelerator != nil
+      || (module.target != nil && (module.schedule != nil || module.packing != nil))
     if emitProgram != nil || simulates {
       var program = try ProgramBuilder(preset: target).build(module, file: file)
       program.target = target.name
