@@ -45,7 +45,7 @@ public struct PackingReport {
       `ebatch-pack` on serving traces: \(requests) requests (seed 1) through a 2-layer LSTM with \
       hidden size \(hidden), speech-like or translation-like lengths, Poisson arrivals. Load is the \
       arrival rate over cellular batching's capacity (its throughput when every request arrives at \
-      once). Figures are the simulator's; `ebatch` uses `steps=auto`. Ratios are against \
+      once). Figures are the simulator's; `ebatch` uses `steps=auto` (N "≤M dyn": chosen per chunk, at most M). The 2,000-request sweep from light load to beyond saturation is [serving](serving.md) (`optimizer serve-sweep`). Ratios are against \
       `cellular` (BatchMaker). See [ebatch-pack](passes/ebatch-pack.md) for why they differ from \
       the paper's 1.8× throughput and 3.6× energy efficiency on E-PUR, 2.1× and 1.6× on TPU.
 
@@ -63,7 +63,13 @@ public struct PackingReport {
           let auto = EBatchPackingPass.chooseSteps(packer: packer, latencySLO: nil)
           let rows: [(String, String, Packer.Result)] = [
             ("padding", "-", packer.padding()), ("cellular", "1", packer.cellular()),
-            ("ebatch", String(auto.result.packing.stepsPerChunk), auto.result),
+            (
+              "ebatch",
+              auto.result.packing.stepsPerChunk > 0
+                ? String(auto.result.packing.stepsPerChunk)
+                : "≤\(auto.result.packing.rounds.map(\.steps).max() ?? 0) dyn",
+              auto.result
+            ),
           ]
           let base = rows[1].2.report
           for (strategy, n, result) in rows {
