@@ -20,6 +20,9 @@ import Testing
     #expect(elements[0].options.map(\.value) == ["agenda"])
     #expect(elements[1].options.map(\.value) == ["a,b}.fsm"])
     #expect(
+      try PipelineParser.parse("fsm-batch\t{\n policy=agenda\n}").first?.options.first?.value
+        == "agenda")
+    #expect(
       (try? PipelineParser.parse("x{a=\"b,c\"}"))?.first?.options.first?.value == "b,c")
     #expect(
       error("fsm-batch{load='a}")?.headline

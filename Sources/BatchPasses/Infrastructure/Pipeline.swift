@@ -23,14 +23,14 @@ public struct PipelineParser {
       Diagnostic(file: source, location: location(i), message: message, sourceLine: text)
     }
     func skipBlanks() {
-      while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+      while index < bytes.count, isBlank(bytes[index]) { index += 1 }
     }
     func word(stopAt stops: Set<UInt8>) -> (String, Int) {
       skipBlanks()
       let start = index
       while index < bytes.count, !stops.contains(bytes[index]) { index += 1 }
       var end = index
-      while end > start, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
+      while end > start, isBlank(bytes[end - 1]) { end -= 1 }
       return (String(decoding: bytes[start..<end], as: UTF8.self), start)
     }
     skipBlanks()
@@ -38,7 +38,7 @@ public struct PipelineParser {
     while true {
       let (name, nameStart) = word(stopAt: [
         UInt8(ascii: ","), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "="),
-        UInt8(ascii: " "),
+        UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"),
       ])
       if name.isEmpty { throw fail("expected a pass name", nameStart) }
       if let bad = name.utf8.firstIndex(where: { !isNameByte($0) }) {
@@ -110,6 +110,12 @@ public struct PipelineParser {
     }
     return elements
   }
+}
+
+/// Blanks between tokens: spaces, tabs and line breaks.
+private func isBlank(_ byte: UInt8) -> Bool {
+  byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n")
+    || byte == UInt8(ascii: "\r")
 }
 
 /// Pass names are letters, digits, `-`, `_` and `.`.
