@@ -38,8 +38,16 @@ public enum GraphvizRenderer {
     }
   }
 
-  /// The graph laid out with `dot` and rendered as SVG or PNG by gvc.
+  /// The graph laid out with `dot` and rendered as SVG or PNG by gvc. SVG tooltips are also
+  /// written as `<title>` elements (see `SVGTooltips`).
   public static func render(_ graph: DotGraph, format: DumpFormat) throws(RenderError) -> [UInt8] {
+    let bytes = try rendered(graph, format: format)
+    return format == .svg ? SVGTooltips.withTitles(bytes) : bytes
+  }
+
+  private static func rendered(_ graph: DotGraph, format: DumpFormat) throws(RenderError)
+    -> [UInt8]
+  {
     try withGraph(graph) { (g, gvc) throws(RenderError) -> [UInt8] in
       guard gvLayout(gvc, g, "dot") == 0 else {
         throw RenderError(description: "Graphviz could not lay out the graph")

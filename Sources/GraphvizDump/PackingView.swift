@@ -73,15 +73,19 @@ extension ModuleView {
           offset += Int(segment.count)
           if width == 0 { continue }
           if segment.isIdle {
-            rows += "<TD COLSPAN=\"\(width)\" BGCOLOR=\"#9e9e9e\"></TD>"
+            rows +=
+              "<TD COLSPAN=\"\(width)\" BGCOLOR=\"#9e9e9e\" \(tip("padding: \(segment.count) idle steps, lane \(k), chunk \(r)"))></TD>"
           } else {
             let name = module.instances[Int(segment.request)].name
             let text =
               width >= 2
               ? "<FONT POINT-SIZE=\"7\">\(htmlEscaped(name)) \(segment.first)–\(segment.first + segment.count - 1)</FONT>"
               : ""
+            let last = segment.first + segment.count - 1
+            let hover =
+              "\(name): steps \(segment.first)–\(last) of \(module.instances[Int(segment.request)].recurrence?.steps ?? 0)\nlane \(k), chunk \(r)"
             rows +=
-              "<TD COLSPAN=\"\(width)\" BGCOLOR=\"\(color(ofBatch: Int(segment.request)))\">\(text)</TD>"
+              "<TD COLSPAN=\"\(width)\" BGCOLOR=\"\(color(ofBatch: Int(segment.request)))\" \(tip(hover))>\(text)</TD>"
           }
         }
       }
