@@ -67,18 +67,23 @@ public struct ModuleView {
     let collapse =
       module.nodeCount > nodeLimit
       ? "collapsed: \(module.nodeCount) nodes exceed the limit of \(nodeLimit)" : nil
-    return graph(module, title: title, view: view, collapse: collapse, rankdir: rankdir)
+    return graph(
+      module, title: title, view: view, collapse: collapse, rankdir: rankdir, stacked: false)
   }
 
-  /// The picture, with the input view collapsed when `collapse` (the reason, for the title).
+  /// The picture, with the input view collapsed when `collapse` (the reason, for the title), and
+  /// its instances one below the other when `stacked`.
   static func graph(
-    _ module: Module, title: String, view: DumpView?, collapse: String?, rankdir: String
+    _ module: Module, title: String, view: DumpView?, collapse: String?, rankdir: String,
+    stacked: Bool
   ) -> DotGraph {
     var graph: DotGraph
     switch view ?? DumpView(latestIn: module) {
     case .input:
-      graph = collapse.map { collapsedDataflow(module, reason: $0) } ?? dataflow(module)
-      graph.attributes.append(("rankdir", rankdir))
+      graph =
+        collapse.map { collapsedDataflow(module, reason: $0) }
+        ?? dataflow(module, stacked: stacked)
+      graph.attributes += [("rankdir", rankdir), ("ranksep", "0.3"), ("nodesep", "0.12")]
       graph.nodes.insert(legend(module), at: 0)
     case .schedule:
       if let schedule = module.schedule {
@@ -197,8 +202,10 @@ public struct ModuleView {
     return "\(nodeName(module, n, instance: instance))\\n\(type)"
   }
 
-  /// Instances as clusters, nodes coloured by op type, edges from operand to user.
-  static func dataflow(_ module: Module) -> DotGraph {
+  /// Instances as clusters, nodes coloured by op type, edges from operand to user. `stacked`
+  /// puts each instance below the one before (invisible edges from its sinks to a point and from
+  /// the point to the next one's sources) instead of side by side.
+  static func dataflow(_ module: Module, stacked: Bool = false) -> DotGraph {
     var graph = base("dataflow")
     let instanceOf = module.nodeInstances()
     for (i, instance) in module.instances.enumerated() {
@@ -223,7 +230,26 @@ public struct ModuleView {
         graph.edges.append(DotGraph.Edge("n\(operand)", "n\(n)"))
       }
     }
+    if stacked { stack(module, &graph) }
     return graph
+  }
+
+  private static func stack(_ module: Module, _ graph: inout DotGraph) {
+    var used = [Bool](repeating: false, count: module.nodeCount)
+    for operand in module.operands where operand != Module.external { used[Int(operand)] = true }
+    let invisible: DotGraph.Attributes = [("style", "invis")]
+    for (i, instance) in module.instances.enumerated().dropFirst() {
+      let point = "stack\(i)"
+      graph.nodes.append(
+        DotGraph.Node(point, [("shape", "point"), ("style", "invis"), ("width", "0")]))
+      for n in module.instances[i - 1].nodes where !used[n] {
+        graph.edges.append(DotGraph.Edge("n\(n)", point, invisible))
+      }
+      for n in instance.nodes
+      where module.operands(of: n).allSatisfy({ $0 == Module.external }) {
+        graph.edges.append(DotGraph.Edge(point, "n\(n)", invisible))
+      }
+    }
   }
 
   /// One box per op type per instance, with edge counts between them.

@@ -83,7 +83,7 @@ extension ModuleView {
     var all = names.prefix(100).joined(separator: ", ")
     if names.count > 100 { all += ", … (\(names.count) in all)" }
     return
-      "<TD ALIGN=\"LEFT\" \(tip("\(tooltip): \(names.count) node\(names.count == 1 ? "" : "s")\n\(all)"))><FONT POINT-SIZE=\"9\">\(lines.map(htmlEscaped).joined(separator: "<BR ALIGN=\"LEFT\"/>"))</FONT></TD>"
+      "<TD ALIGN=\"LEFT\" BALIGN=\"LEFT\" \(tip("\(tooltip): \(names.count) node\(names.count == 1 ? "" : "s")\n\(all)"))><FONT POINT-SIZE=\"9\">\(lines.map(htmlEscaped).joined(separator: "<BR/>"))</FONT></TD>"
   }
 
   /// The batch of every node (-1 for nodes the schedule leaves out).

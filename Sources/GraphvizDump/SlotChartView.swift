@@ -6,6 +6,8 @@ extension ModuleView {
   static let slotChartColumnLimit = 100
   /// The most slots (rows) the chart draws.
   static let slotChartRowLimit = 64
+  /// The least width of a step column, in points.
+  static let stepWidth = 14
 
   /// Which instance holds which slot over time, derived from a schedule: step s runs batch s; an
   /// instance holds a slot from the step of its first node to the step of its last, and takes
@@ -86,12 +88,16 @@ extension ModuleView {
     if !limits.isEmpty { title += " (showing \(limits.joined(separator: ", ")))" }
     let note =
       "a step runs one batch (its op type heads the column); full colour: the instance runs nodes in that step, pale: it waits in its slot"
-    var rows =
-      "<TR><TD COLSPAN=\"\(columns + 1)\"><B>\(htmlEscaped(title))</B><BR/><FONT POINT-SIZE=\"9\">\(htmlEscaped(note))</FONT></TD></TR>"
-    rows += "<TR><TD><FONT POINT-SIZE=\"8\">step</FONT></TD>"
+    // The title goes above the table, so it does not stretch the step columns unevenly.
+    graph.attributes.append(("label", title + "\\n" + note))
+    var rows = "<TR><TD><FONT POINT-SIZE=\"8\">step</FONT></TD>"
     for c in 0..<columns {
-      let text = c % 5 == 0 ? "\(c * unit)" : ""
-      rows += "<TD><FONT POINT-SIZE=\"7\">\(text)</FONT></TD>"
+      // Every step numbered in short charts, every fifth column in long ones.
+      let numbered = columns <= 40 || c % 5 == 0
+      rows +=
+        numbered
+        ? "<TD WIDTH=\"\(stepWidth)\"><FONT POINT-SIZE=\"7\">\(c * unit)</FONT></TD>"
+        : "<TD WIDTH=\"\(stepWidth)\"></TD>"
     }
     rows += "</TR><TR><TD><FONT POINT-SIZE=\"8\">op type</FONT></TD>"
     for c in 0..<columns {
@@ -115,7 +121,7 @@ extension ModuleView {
         let nodes = range.reduce(0) { $0 + (occupancy.running[$1][i] ?? 0) }
         let runs = nodes > 0
         let name = module.instances[i].name
-        let fill = runs ? color(ofBatch: i) : pale(color(ofBatch: i))
+        let fill = runs ? color(ofInstance: i) : pale(color(ofInstance: i))
         let hover =
           "\(name) in slot \(slot), steps \(occupancy.firstStep[i])–\(occupancy.lastStep[i])\nstep \(range.lowerBound)\(unit > 1 ? "–\(range.upperBound - 1)" : ""): \(runs ? "runs \(nodes) node\(nodes == 1 ? "" : "s")" : "waits")"
         let text =
@@ -128,6 +134,14 @@ extension ModuleView {
     graph.nodes.append(table("slots", rows))
     return graph
   }
+
+  /// Instances cycle through Tableau 10, stronger than the op types' pastels so the two differ.
+  static let instancePalette = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac",
+  ]
+
+  static func color(ofInstance i: Int) -> String { instancePalette[i % instancePalette.count] }
 
   /// `hex` (`#rrggbb`) mixed two parts white to one part colour.
   static func pale(_ hex: String) -> String {

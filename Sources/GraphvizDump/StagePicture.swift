@@ -3,7 +3,7 @@ import Foundation
 
 /// One stage's picture, laid out so a person can read it at 100% zoom: at most `maxWidth`
 /// points wide (2,500 px at 96 px per inch). The input view tries the dataflow top to bottom,
-/// then left to right, then collapsed; any picture still too wide is scaled down to fit (Graphviz
+/// then left to right, then with its instances one below the other, then collapsed; any picture still too wide is scaled down to fit (Graphviz
 /// `size`), and the title says so.
 public struct StagePicture: Sendable {
   /// 2,500 px at 100% zoom: an SVG point is 4/3 px.
@@ -25,19 +25,21 @@ public struct StagePicture: Sendable {
     let limitNote =
       module.nodeCount > nodeLimit
       ? "collapsed: \(module.nodeCount) nodes exceed the limit of \(nodeLimit)" : nil
-    var candidates: [(collapse: String?, rankdir: String)] = [(limitNote, "TB")]
+    var candidates: [(collapse: String?, rankdir: String, stacked: Bool)] = [
+      (limitNote, "TB", false)
+    ]
     if view == .input {
-      candidates.append((limitNote, "LR"))
+      candidates.append((limitNote, "LR", false))
       if limitNote == nil {
         let note = "collapsed: too wide to draw node by node"
-        candidates += [(note, "TB"), (note, "LR")]
+        candidates += [(nil, "TB", true), (note, "TB", false), (note, "LR", false)]
       }
     }
     var picture: StagePicture?
     for candidate in candidates {
       var graph = ModuleView.graph(
         module, title: title, view: view, collapse: candidate.collapse,
-        rankdir: candidate.rankdir)
+        rankdir: candidate.rankdir, stacked: candidate.stacked)
       if let id { graph.attributes.append(("id", id)) }
       let svg = try GraphvizRenderer.render(graph, format: .svg)
       let drawn = StagePicture(graph: graph, svg: svg, width: svgWidth(svg) ?? .infinity)
