@@ -2,12 +2,33 @@
 /// `xlink:title` of an `<a>` element, which browsers do not all show, and a table cell's tooltip
 /// only on a link (`ModuleView.tooltipAnchor`). This copies every `xlink:title` into a `<title>`
 /// child of its `<a>`, the SVG way to say "show this on hover", and drops the placeholder link.
+/// It also drops the ids of the groups around links (`a_node1_7`): Graphviz numbers table-cell
+/// links with a counter that runs across renders, so they would differ from run to run.
 enum SVGTooltips {
+  private static let anchorGroup = Array("<g id=\"a_".utf8)
   private static let anchorOpen = Array("<a ".utf8)
   private static let titleAttribute = Array("xlink:title=\"".utf8)
   private static let placeholder = Array(" xlink:href=\"\(ModuleView.tooltipAnchor)\"".utf8)
 
   static func withTitles(_ svg: [UInt8]) -> [UInt8] {
+    titlesAdded(anchorGroupIDsDropped(svg))
+  }
+
+  private static func anchorGroupIDsDropped(_ svg: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(svg.count)
+    var i = 0
+    while let start = find(anchorGroup, in: svg, from: i) {
+      guard let end = svg[start...].firstIndex(of: UInt8(ascii: ">")) else { break }
+      out += svg[i..<start]
+      out += Array("<g>".utf8)
+      i = end + 1
+    }
+    out += svg[i...]
+    return out
+  }
+
+  private static func titlesAdded(_ svg: [UInt8]) -> [UInt8] {
     var out: [UInt8] = []
     out.reserveCapacity(svg.count + svg.count / 8)
     var i = 0
