@@ -134,6 +134,18 @@ func fontTexts(_ html: String) -> [String] {
     #expect(String(decoding: picture.svg, as: UTF8.self).contains("id=\"s00_node1\""))
   }
 
+  /// A label Graphviz cannot parse is an error, not a picture of the node's name.
+  @Test func graphvizErrorsAreThrown() throws {
+    var graph = DotGraph(name: "bad")
+    graph.nodes.append(DotGraph.Node("t", [("label", "<<TABLE><TR><TD><FONT></FONT></TD></TR>>")]))
+    #expect(throws: GraphvizRenderer.RenderError.self) {
+      try GraphvizRenderer.render(graph, format: .svg)
+    }
+    var good = DotGraph(name: "good")
+    good.nodes.append(DotGraph.Node("t", [("label", "<<TABLE><TR><TD>x</TD></TR></TABLE>>")]))
+    #expect(!(try GraphvizRenderer.render(good, format: .svg)).isEmpty)
+  }
+
   /// Graphviz is not thread-safe; the renderer's lock makes concurrent use safe.
   @Test func concurrentRenderingIsSafe() async throws {
     let graph = ModuleView.graph(module(.treeGRU, instances: 2), title: "c")
