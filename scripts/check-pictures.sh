@@ -10,6 +10,7 @@
 # OUT (default .build/pictures) for a person to look through.
 #
 # Usage: scripts/check-pictures.sh [OUT]      Needs: chromium (apt-get install chromium).
+# OPTIMIZER=path skips the release build; CHROMIUM=path picks the browser.
 # Not in CI: it launches Chromium about fifty times (a minute or two), too slow for every push.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,7 +91,7 @@ for sample in samples/*.dg; do
     height=$(px "$height_pt")
     if ((width > max_px)); then fail "$name/$stage: $width px wide (more than $max_px)"; fi
     png="$out/screens/$name-$stage.png"
-    window_height=$((height + 16 > 8000 ? 8000 : height + 16))
+    window_height=$((height + 16 > 8000 ? 8000 : height + 16 < 400 ? 400 : height + 16))
     browse --screenshot="$png" --window-size=$((width + 16)),$window_height "file://$(realpath "$svg")" \
       >/dev/null 2>&1 || fail "$name/$stage: Chromium could not render it"
     [[ -s "$png" ]] || fail "$name/$stage: no screenshot"
