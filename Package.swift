@@ -67,7 +67,8 @@ let package = Package(
     .testTarget(name: "AccelSimTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
     .testTarget(
-      name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads", "TestSupport"]),
+      name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads", "TestSupport"],
+      exclude: ["Golden"]),
     // Runs the pass-level golden cases under passes/.
     .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses", "TestSupport"]),
   ],

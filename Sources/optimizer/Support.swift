@@ -47,20 +47,20 @@ func jsonString(_ text: String) -> String {
   return out + "\""
 }
 
+/// The statistics of the input module: nodes, instances, op types.
+func inputStatistics(_ module: Module) -> [(name: String, value: Double)] {
+  [
+    ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
+    ("op_types", Double(module.opTypes.count)),
+  ]
+}
+
 /// `{"input": {...}, "<pass>": {...}, …}` with keys in pipeline order; a pass that runs twice
 /// gets `#2`, `#3` after its name. `extra` sections (such as "simulate") come last.
 func statisticsJSON(
   input module: Module, records: [PassManager.Record], extra: [(String, [(String, Double)])] = []
 ) -> String {
-  var sections: [(String, [(String, Double)])] = [
-    (
-      "input",
-      [
-        ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
-        ("op_types", Double(module.opTypes.count)),
-      ]
-    )
-  ]
+  var sections: [(String, [(String, Double)])] = [("input", inputStatistics(module))]
   var seen: [String: Int] = [:]
   for record in records {
     seen[record.name, default: 0] += 1
