@@ -15,6 +15,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
     // The IR: module, op types, instances, nodes; .dg lexer/parser/printer; verifier; diagnostics.
@@ -59,11 +60,15 @@ let package = Package(
     .testTarget(name: "BatchIRTests", dependencies: ["BatchIR", "Workloads", "TestSupport"]),
     .testTarget(
       name: "BatchPassesTests",
-      dependencies: ["AccelSim", "BatchIR", "BatchPasses", "Workloads", "TestSupport"]),
+      dependencies: [
+        "AccelSim", "BatchIR", "BatchPasses", "Workloads", "TestSupport",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+      ]),
     .testTarget(name: "AccelSimTests", dependencies: ["AccelSim", "BatchIR", "BatchPasses"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
     .testTarget(
-      name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads", "TestSupport"]),
+      name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads", "TestSupport"],
+      exclude: ["Golden"]),
     // Runs the pass-level golden cases under passes/.
     .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses", "TestSupport"]),
   ],

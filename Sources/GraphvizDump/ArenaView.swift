@@ -1,113 +1,199 @@
 import BatchIR
 
 extension ModuleView {
-  /// Tensor cells per row of the arena strip.
+  /// Tensor cells per row of the arena map.
   static let arenaCellsPerRow = 24
+  /// The most tensors the arena map draws (the title says when there are more).
+  static let arenaCellLimit = 1200
+  /// The most operand slots a row of the slot table draws.
+  static let slotColumnLimit = 6
 
-  /// Adds the arena after `pq-layout`: one HTML-table node with the tensors in offset order,
-  /// coloured by the batch that produces them, and one red dashed edge from every scattered source
-  /// of a gather to the batch that copies it. Collapsed pictures draw one cell per batch block.
-  static func addArena(
-    _ module: Module, _ schedule: Schedule, _ layout: MemoryLayout, to graph: inout DotGraph,
-    collapsed: Bool
-  ) {
-    var batchOf = [Int32](repeating: -1, count: module.nodeCount)
-    for b in 0..<schedule.batchCount {
-      for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) }
-    }
+  /// The view after `pq-layout`, two tables and no edges. The arena map: every tensor in address
+  /// order, coloured by the batch that produces it, a red border on those a gather copies, each
+  /// row headed by its first byte offset. The slot table: for every batch, each operand slot is
+  /// read as one contiguous range (green, with its offsets) or gathered (red, with the bytes).
+  static func layoutTables(_ module: Module, _ schedule: Schedule, _ layout: MemoryLayout)
+    -> DotGraph
+  {
+    var graph = base("layout")
+    graph.attributes.append(("ranksep", "0.2"))
     let requirements = LayoutRequirements(module, alignment: layout.alignment)
-    let title =
-      "arena: \(requirements.arenaBytes(offsets: layout.offsets)) bytes, align \(layout.alignment), \(layout.gathers.count) gathers, \(layout.bytesCopied) bytes copied"
-    if collapsed {
-      addCollapsedArena(
-        module, schedule, layout, requirements, batchOf: batchOf, title: title, to: &graph)
-      return
-    }
-    let order = (0..<module.nodeCount).sorted {
-      (layout.offsets[$0], $0) < (layout.offsets[$1], $1)
-    }
+    let batchOf = batchIndex(module, schedule)
+    let gathered = gatheredBy(module, schedule, layout)
     graph.nodes.append(
-      strip(
-        title: title,
-        cells: order.map { n in
-          let name = module.nodeName[n].isEmpty ? "n\(n)" : "%" + module.nodeName[n]
-          return (port: "t\(n)", text: name, color: color(ofBatch: Int(batchOf[n])))
-        }))
-    for gather in layout.gathers {
-      let batch = schedule.batch(gather.batch)
-      for n in batch {
-        let operands = module.operands(of: Int(n))
-        guard gather.slot < operands.count else { continue }
-        let source = operands[operands.startIndex + gather.slot]
-        guard source != Module.external, requirements.tensorBytes[Int(source)] > 0 else { continue }
-        graph.edges.append(
-          DotGraph.Edge(
-            "arena", "b\(gather.batch)", gatherEdge("slot \(gather.slot)", port: "t\(source)")))
-      }
-    }
+      arenaMap(module, layout, requirements, batchOf: batchOf, gathered: gathered))
+    graph.nodes.append(slotTable(module, schedule, layout, requirements))
+    graph.edges.append(DotGraph.Edge("arena", "slots", [("style", "invis")]))
+    return graph
   }
 
-  /// The collapsed arena: one cell per batch's block of results (the shown batches), and one
-  /// edge per (source batch, gathering batch) pair labelled with the bytes copied.
-  private static func addCollapsedArena(
-    _ module: Module, _ schedule: Schedule, _ layout: MemoryLayout,
-    _ requirements: LayoutRequirements, batchOf: [Int32],
-    title: String, to graph: inout DotGraph
-  ) {
-    let shown = min(schedule.batchCount, collapsedItemLimit)
-    let blocks = (0..<shown).sorted {
-      (layout.offsets[Int(schedule.batch($0).first!)], $0)
-        < (layout.offsets[Int(schedule.batch($1).first!)], $1)
-    }
-    graph.nodes.append(
-      strip(
-        title: title + (shown < schedule.batchCount ? "; first \(shown) batches" : ""),
-        cells: blocks.map { (port: "b\($0)", text: "b\($0)", color: color(ofBatch: $0)) }))
-    for gather in layout.gathers where gather.batch < shown {
-      var bytesFrom: [Int: Int] = [:]
+  /// For every tensor, the (batch, slot) gathers that copy it, in gather order.
+  private static func gatheredBy(
+    _ module: Module, _ schedule: Schedule, _ layout: MemoryLayout
+  ) -> [Int: [(batch: Int, slot: Int)]] {
+    var result: [Int: [(batch: Int, slot: Int)]] = [:]
+    for gather in layout.gathers where gather.batch < schedule.batchCount {
       for n in schedule.batch(gather.batch) {
         let operands = module.operands(of: Int(n))
         guard gather.slot < operands.count else { continue }
-        let source = Int(operands[operands.startIndex + gather.slot])
-        guard source >= 0, Int(batchOf[source]) < shown else { continue }
-        bytesFrom[Int(batchOf[source]), default: 0] += requirements.tensorBytes[source]
-      }
-      for (from, bytes) in bytesFrom.sorted(by: { $0.key < $1.key }) where bytes > 0 {
-        graph.edges.append(
-          DotGraph.Edge(
-            "arena", "b\(gather.batch)",
-            gatherEdge("slot \(gather.slot): \(bytes) B", port: "b\(from)")))
+        let source = operands[operands.startIndex + gather.slot]
+        guard source != Module.external else { continue }
+        result[Int(source), default: []].append((gather.batch, gather.slot))
       }
     }
+    return result
   }
 
-  /// An HTML-table node named `arena`: a title row, then the cells wrapped into rows.
-  private static func strip(title: String, cells: [(port: String, text: String, color: String)])
-    -> DotGraph.Node
-  {
-    var rows = "<TR><TD COLSPAN=\"\(arenaCellsPerRow)\"><B>\(htmlEscaped(title))</B></TD></TR>"
+  private static func arenaMap(
+    _ module: Module, _ layout: MemoryLayout, _ requirements: LayoutRequirements,
+    batchOf: [Int32], gathered: [Int: [(batch: Int, slot: Int)]]
+  ) -> DotGraph.Node {
+    let instanceOf = module.nodeInstances()
+    let order = (0..<module.nodeCount).filter { requirements.tensorBytes[$0] > 0 }.sorted {
+      (layout.offsets[$0], $0) < (layout.offsets[$1], $1)
+    }
+    // Cells in address order: a tensor, or the unused bytes before the next one.
+    enum Cell {
+      case tensor(Int)
+      case gap(from: Int64, bytes: Int64)
+    }
+    var cells: [Cell] = []
+    var end: Int64 = 0
+    for n in order.prefix(arenaCellLimit) {
+      let offset = layout.offsets[n]
+      if offset > end { cells.append(.gap(from: end, bytes: offset - end)) }
+      cells.append(.tensor(n))
+      end = max(end, offset + Int64(requirements.stride(ofNode: n)))
+    }
+    var title =
+      "arena: \(requirements.arenaBytes(offsets: layout.offsets)) bytes, align \(layout.alignment), \(layout.gathers.count) gathers, \(layout.bytesCopied) bytes copied"
+    if order.count > arenaCellLimit {
+      title += "; first \(arenaCellLimit) of \(order.count) tensors"
+    }
+    let note =
+      "one cell per tensor in address order, bK: made by batch K (colour), red border: copied by a gather"
+    var rows =
+      "<TR><TD COLSPAN=\"\(arenaCellsPerRow + 1)\"><B>\(htmlEscaped(title))</B><BR/><FONT POINT-SIZE=\"9\">\(note)</FONT></TD></TR>"
     var start = 0
     while start < cells.count {
-      rows += "<TR>"
-      for cell in cells[start..<min(start + arenaCellsPerRow, cells.count)] {
-        rows +=
-          "<TD PORT=\"\(cell.port)\" BGCOLOR=\"\(cell.color)\"><FONT POINT-SIZE=\"8\">\(htmlEscaped(cell.text))</FONT></TD>"
+      let row = cells[start..<min(start + arenaCellsPerRow, cells.count)]
+      let first: Int64
+      switch cells[start] {
+      case .tensor(let n): first = layout.offsets[n]
+      case .gap(let from, _): first = from
+      }
+      rows += "<TR><TD ALIGN=\"RIGHT\"><FONT POINT-SIZE=\"8\">@\(first)</FONT></TD>"
+      for cell in row {
+        switch cell {
+        case .gap(let from, let bytes):
+          rows +=
+            "<TD BGCOLOR=\"#ffffff\" \(tip("unused: \(bytes) bytes at offset \(from)"))><FONT POINT-SIZE=\"8\">·</FONT></TD>"
+        case .tensor(let n):
+          let b = Int(batchOf[n])
+          let instance = module.instances[Int(instanceOf[n])]
+          var hover =
+            "\(nodeName(module, n, instance: instance)) in \(instance.name)\n\(typeDescription(module.opTypes[module.type(of: n)]))\noffset \(layout.offsets[n]), \(requirements.tensorBytes[n]) bytes (stride \(requirements.stride(ofNode: n)))\nmade by batch \(b < 0 ? "none" : "b\(b)")"
+          let copies = gathered[n] ?? []
+          if !copies.isEmpty {
+            hover +=
+              "\ngathered by "
+              + copies.map { "b\($0.batch) slot \($0.slot)" }.joined(separator: ", ")
+          }
+          let border = copies.isEmpty ? "" : " BORDER=\"2\" COLOR=\"\(gatherColor)\""
+          rows +=
+            "<TD BGCOLOR=\"\(color(ofBatch: b))\"\(border) \(tip(hover))><FONT POINT-SIZE=\"8\">\(b < 0 ? "–" : "b\(b)")</FONT></TD>"
+        }
       }
       rows += "</TR>"
       start += arenaCellsPerRow
     }
-    let label =
-      "<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\">\(rows)</TABLE>>"
-    return DotGraph.Node("arena", [("shape", "plaintext"), ("style", ""), ("label", label)])
+    return table("arena", rows)
   }
 
-  /// A gather edge leaving the arena cell `port`.
-  private static func gatherEdge(_ label: String, port: String) -> DotGraph.Attributes {
-    [
-      ("tailport", port),
-      ("color", gatherColor), ("style", "dashed"), ("fontcolor", gatherColor), ("fontsize", "8"),
-      ("label", label), ("constraint", "false"),
-    ]
+  private static func slotTable(
+    _ module: Module, _ schedule: Schedule, _ layout: MemoryLayout,
+    _ requirements: LayoutRequirements
+  ) -> DotGraph.Node {
+    let shown = min(schedule.batchCount, collapsedItemLimit)
+    var gathersAt: [Int: [MemoryLayout.Gather]] = [:]
+    for gather in layout.gathers { gathersAt[gather.batch, default: []].append(gather) }
+    var slotCounts: [Int] = []
+    for b in 0..<shown {
+      slotCounts.append(requirements.slotCount(of: schedule.batch(b), in: module))
+    }
+    let columns = min(slotColumnLimit, slotCounts.max() ?? 0)
+    var title = "operand slots of each batch: contiguous range (green) or gather (red)"
+    if shown < schedule.batchCount { title += "; first \(shown) of \(schedule.batchCount) batches" }
+    var rows =
+      "<TR><TD COLSPAN=\"\(2 + max(1, columns))\"><B>\(htmlEscaped(title))</B></TD></TR><TR><TD>batch</TD><TD>op type</TD>"
+    for j in 0..<max(1, columns) { rows += "<TD>slot \(j)</TD>" }
+    rows += "</TR>"
+    for b in 0..<shown {
+      let batch = schedule.batch(b)
+      let type = Int(schedule.batchType[b])
+      rows +=
+        "<TR><TD ALIGN=\"RIGHT\"><B>b\(b)</B></TD><TD BGCOLOR=\"\(color(ofBatch: b))\">\(htmlEscaped(module.opTypes[type].name)) x\(batch.count)</TD>"
+      for j in 0..<max(1, columns) {
+        guard j < slotCounts[b] else {
+          rows += "<TD></TD>"
+          continue
+        }
+        if j == columns - 1 && slotCounts[b] > columns {
+          rows += "<TD><FONT POINT-SIZE=\"9\">… \(slotCounts[b] - j) more</FONT></TD>"
+          continue
+        }
+        rows += slotCell(
+          module, batch: b, slot: j, schedule, layout, requirements,
+          gather: gathersAt[b]?.first { $0.slot == j })
+      }
+      rows += "</TR>"
+    }
+    return table("slots", rows)
+  }
+
+  /// One operand slot of one batch: gathered (the layout says so), free (one node, inputs only,
+  /// or one tensor broadcast), or one contiguous range of the arena.
+  private static func slotCell(
+    _ module: Module, batch b: Int, slot j: Int, _ schedule: Schedule, _ layout: MemoryLayout,
+    _ requirements: LayoutRequirements, gather: MemoryLayout.Gather?
+  ) -> String {
+    let batch = schedule.batch(b)
+    let sources = batch.compactMap { n -> Int? in
+      let operands = module.operands(of: Int(n))
+      guard j < operands.count, operands[operands.startIndex + j] != Module.external else {
+        return nil
+      }
+      return Int(operands[operands.startIndex + j])
+    }
+    func listing() -> String {
+      var text = sources.prefix(24).map { "@\(layout.offsets[$0])" }.joined(separator: " ")
+      if sources.count > 24 { text += " … (\(sources.count) in all)" }
+      return text
+    }
+    if let gather {
+      let hover =
+        "b\(b) slot \(j): gather of \(sources.count) tensors, \(gather.bytes) bytes copied\nsource offsets in batch order: \(listing())"
+      return
+        "<TD BGCOLOR=\"#fcbba1\" \(tip(hover))><FONT POINT-SIZE=\"9\" COLOR=\"\(gatherColor)\">gather \(sources.count), \(gather.bytes) B</FONT></TD>"
+    }
+    switch requirements.slot(j, of: batch, in: module) {
+    case .free:
+      let why =
+        batch.count == 1
+        ? "one node" : sources.isEmpty ? "inputs only" : "one tensor, broadcast"
+      return
+        "<TD \(tip("b\(b) slot \(j): no slice needed (\(why))"))><FONT POINT-SIZE=\"9\" COLOR=\"#777777\">\(why)</FONT></TD>"
+    case .slice(let tensors) where requirements.isSlice(tensors, offsets: layout.offsets):
+      let first = layout.offsets[Int(tensors[0])]
+      let bytes = Int64(tensors.count * requirements.stride(ofNode: Int(tensors[0])))
+      let hover =
+        "b\(b) slot \(j): \(tensors.count) tensors read in place as one slice\noffsets \(first) to \(first + bytes) (\(bytes) bytes)"
+      return
+        "<TD BGCOLOR=\"\(sliceColor)\" \(tip(hover))><FONT POINT-SIZE=\"9\">@\(first) +\(bytes) B</FONT></TD>"
+    case .slice, .unsliceable:
+      return
+        "<TD \(tip("b\(b) slot \(j): cannot be one slice, and the layout records no gather"))><FONT POINT-SIZE=\"9\">not served</FONT></TD>"
+    }
   }
 
   /// Batches cycle through the palette in order, so neighbours differ.

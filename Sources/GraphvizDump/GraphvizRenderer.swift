@@ -38,8 +38,16 @@ public enum GraphvizRenderer {
     }
   }
 
-  /// The graph laid out with `dot` and rendered as SVG or PNG by gvc.
+  /// The graph laid out with `dot` and rendered as SVG or PNG by gvc. SVG tooltips are also
+  /// written as `<title>` elements (see `SVGTooltips`).
   public static func render(_ graph: DotGraph, format: DumpFormat) throws(RenderError) -> [UInt8] {
+    let bytes = try rendered(graph, format: format)
+    return format == .svg ? SVGTooltips.withTitles(bytes) : bytes
+  }
+
+  private static func rendered(_ graph: DotGraph, format: DumpFormat) throws(RenderError)
+    -> [UInt8]
+  {
     try withGraph(graph) { (g, gvc) throws(RenderError) -> [UInt8] in
       guard gvLayout(gvc, g, "dot") == 0 else {
         throw RenderError(description: "Graphviz could not lay out the graph")
@@ -61,6 +69,10 @@ public enum GraphvizRenderer {
   ) throws(RenderError) -> T {
     lock.lock()
     defer { lock.unlock() }
+    // Errors are kept (not printed) and turned into a thrown error: a label Graphviz cannot
+    // parse would otherwise be drawn as its node's name, with a note on stderr.
+    _ = agseterr(AGMAX)
+    _ = agreseterrors()
     if sharedContext == nil { sharedContext = gvContext() }
     guard let gvc = sharedContext else {
       throw RenderError(description: "Graphviz context could not be created")
@@ -107,7 +119,14 @@ public enum GraphvizRenderer {
       else { continue }
       for (key, value) in edge.attributes { set(e, key, value) }
     }
-    return try body(g, gvc)
+    let result = try body(g, gvc)
+    if agerrors() >= Int32(AGERR.rawValue) {
+      let message = aglasterr().map { String(cString: $0) } ?? "unknown error"
+      throw RenderError(
+        description: message.trimmingCharacters(in: .whitespacesAndNewlines)
+          .replacingOccurrences(of: "\n", with: " "))
+    }
+    return result
   }
 }
 

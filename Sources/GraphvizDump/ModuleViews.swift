@@ -1,13 +1,44 @@
 import BatchIR
 
-/// Draws the module at any stage of the pipeline. The picture follows the latest result the
-/// module carries: the dataflow graph with instances as clusters before batching, and one row
-/// per batch once a schedule exists. Past `nodeLimit` nodes the picture is collapsed (and says so),
-/// so a big graph never hangs the dump.
+/// Which picture a dump draws. Each pass's decision gets its own view: the dataflow before any
+/// pass, the batch table after `fsm-batch`, the arena map and operand slots after `pq-layout`,
+/// and the lanes (or instance slots) over time after `ebatch-pack`.
+public enum DumpView: String, Sendable, CaseIterable {
+  case input, schedule, layout, packing
+
+  /// The view of the dump after the pass called `name`; for a pass no view knows, the latest
+  /// result the module carries.
+  public init(afterPass name: String, module: Module) {
+    switch name {
+    case "fsm-batch": self = .schedule
+    case "pq-layout": self = .layout
+    case "ebatch-pack": self = .packing
+    default: self = DumpView(latestIn: module)
+    }
+  }
+
+  /// The view of the latest result the module carries.
+  public init(latestIn module: Module) {
+    if module.packing != nil {
+      self = .packing
+    } else if module.layout != nil && module.schedule != nil {
+      self = .layout
+    } else if module.schedule != nil {
+      self = .schedule
+    } else {
+      self = .input
+    }
+  }
+}
+
+/// Draws the module at any stage of the pipeline, one idea per view (see `DumpView`). Every view
+/// but the input is a few HTML-table nodes, which Graphviz lays out in milliseconds and whose
+/// width does not grow with the graph. The input view draws the dataflow; past `nodeLimit` nodes
+/// it is collapsed (and says so), so a big graph never hangs the dump.
 public struct ModuleView {
   /// The most nodes drawn one by one; `dot` slows down sharply beyond about a thousand.
   public static let defaultNodeLimit = 800
-  /// The most instances (or batches) drawn in a collapsed picture.
+  /// The most instances (or batches) drawn in a collapsed or tabular picture.
   public static let collapsedItemLimit = 150
 
   /// Fill colours for op types (ColorBrewer Set3 and Pastel1), cycled.
@@ -20,33 +51,72 @@ public struct ModuleView {
 
   /// The colour of gathers (copies) in every picture.
   static let gatherColor = "#d62728"
+  /// The colour of operand slots read as one contiguous slice.
+  static let sliceColor = "#c7e9c0"
 
-  public static func graph(_ module: Module, title: String, nodeLimit: Int = defaultNodeLimit)
-    -> DotGraph
-  {
+  /// The `HREF` every tooltip-carrying table cell gets: Graphviz writes a cell's `TOOLTIP` only
+  /// for a link. `GraphvizRenderer` removes this link from the SVG and keeps the tooltip.
+  static let tooltipAnchor = "#tip"
+
+  /// The picture of `module` in `view` (by default the latest result it carries). `rankdir`
+  /// orients the input view's dataflow (`TB` or `LR`); the other views ignore it.
+  public static func graph(
+    _ module: Module, title: String, view: DumpView? = nil, nodeLimit: Int = defaultNodeLimit,
+    rankdir: String = "TB"
+  ) -> DotGraph {
+    let collapse =
+      module.nodeCount > nodeLimit
+      ? "collapsed: \(module.nodeCount) nodes exceed the limit of \(nodeLimit)" : nil
+    return graph(
+      module, title: title, view: view, collapse: collapse, rankdir: rankdir, stacked: false)
+  }
+
+  /// The picture, with the input view collapsed when `collapse` (the reason, for the title), and
+  /// its instances one below the other when `stacked`.
+  static func graph(
+    _ module: Module, title: String, view: DumpView?, collapse: String?, rankdir: String,
+    stacked: Bool
+  ) -> DotGraph {
     var graph: DotGraph
-    if let schedule = module.schedule {
+    switch view ?? DumpView(latestIn: module) {
+    case .input:
       graph =
-        module.nodeCount <= nodeLimit
-        ? batchRows(module, schedule) : collapsedBatches(module, schedule, nodeLimit: nodeLimit)
-    } else {
-      graph =
-        module.nodeCount <= nodeLimit
-        ? dataflow(module) : collapsedDataflow(module, nodeLimit: nodeLimit)
+        collapse.map { collapsedDataflow(module, reason: $0) }
+        ?? dataflow(module, stacked: stacked)
+      graph.attributes += [("rankdir", rankdir), ("ranksep", "0.3"), ("nodesep", "0.12")]
+      graph.nodes.insert(legend(module), at: 0)
+    case .schedule:
+      if let schedule = module.schedule {
+        graph = scheduleTable(module, schedule)
+        graph.nodes.insert(legend(module), at: 0)
+      } else {
+        graph = missing("no schedule: run fsm-batch first")
+      }
+    case .layout:
+      if let schedule = module.schedule, let layout = module.layout {
+        graph = layoutTables(module, schedule, layout)
+      } else {
+        graph = missing("no layout: pq-layout needs fsm-batch's schedule")
+      }
+    case .packing:
+      if let packing = module.packing {
+        graph = base("packing")
+        addPacking(module, packing, to: &graph)
+      } else if let schedule = module.schedule {
+        graph = slotChart(module, schedule)
+        graph.nodes.insert(legend(module), at: 0)
+      } else {
+        graph = missing("no packing and no schedule to draw")
+      }
     }
     var label = title
     if let note = graph.attributes.first(where: { $0.0 == "label" })?.1 { label += "\\n" + note }
     graph.attributes.removeAll { $0.0 == "label" }
     graph.attributes += [("label", label), ("labelloc", "t"), ("fontname", "Helvetica")]
-    graph.nodes.insert(legend(module), at: 0)
-    if let layout = module.layout, let schedule = module.schedule {
-      addArena(module, schedule, layout, to: &graph, collapsed: module.nodeCount > nodeLimit)
-    }
-    if let packing = module.packing { addPacking(module, packing, to: &graph) }
     return graph
   }
 
-  private static func base(_ name: String) -> DotGraph {
+  static func base(_ name: String) -> DotGraph {
     var graph = DotGraph(name: name)
     graph.nodeDefaults = [
       ("shape", "box"), ("style", "rounded,filled"), ("fontname", "Helvetica"), ("fontsize", "10"),
@@ -55,33 +125,89 @@ public struct ModuleView {
     return graph
   }
 
+  /// A picture that says what it lacks (a pass ran without the result its view draws).
+  private static func missing(_ note: String) -> DotGraph {
+    var graph = base("missing")
+    graph.nodes.append(DotGraph.Node("note", [("shape", "plaintext"), ("label", note)]))
+    return graph
+  }
+
+  /// An HTML-like table node: the common frame of the tabular views.
+  static func table(_ id: String, _ rows: String) -> DotGraph.Node {
+    DotGraph.Node(
+      id,
+      [
+        ("shape", "plaintext"), ("style", ""),
+        (
+          "label",
+          "<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\" CELLPADDING=\"3\">\(rows)</TABLE>>"
+        ),
+      ])
+  }
+
+  /// The attributes of a table cell that shows `tooltip` on hover (line breaks kept: an HTML
+  /// label would turn a plain newline into a space).
+  static func tip(_ tooltip: String) -> String {
+    let lines = tooltip.split(separator: "\n", omittingEmptySubsequences: false)
+    let text = lines.map { htmlEscaped(String($0)) }.joined(separator: "&#10;")
+    return "HREF=\"\(tooltipAnchor)\" TOOLTIP=\"\(text)\""
+  }
+
   /// A table of the op types present, each in its colour, with node counts.
   static func legend(_ module: Module) -> DotGraph.Node {
     var count = [Int](repeating: 0, count: module.opTypes.count)
     for t in module.nodeType { count[Int(t)] += 1 }
-    var rows = ""
+    var rows = "<TR><TD COLSPAN=\"3\"><B>op types</B></TD></TR>"
     for (t, type) in module.opTypes.enumerated() where count[t] > 0 {
       let flags = type.unbatched ? " (unbatched)" : ""
       rows +=
-        "<TR><TD BGCOLOR=\"\(color(ofType: t))\">\(htmlEscaped(type.name))</TD><TD>\(htmlEscaped(type.kind))\(flags)</TD><TD ALIGN=\"RIGHT\">\(count[t])</TD></TR>"
+        "<TR><TD BGCOLOR=\"\(color(ofType: t))\" \(tip(typeDescription(type)))>\(htmlEscaped(type.name))</TD><TD>\(htmlEscaped(type.kind))\(flags)</TD><TD ALIGN=\"RIGHT\">\(count[t])</TD></TR>"
     }
-    let label =
-      "<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\"><TR><TD COLSPAN=\"3\"><B>op types</B></TD></TR>\(rows)</TABLE>>"
-    return DotGraph.Node("legend", [("shape", "plaintext"), ("style", ""), ("label", label)])
+    return table("legend", rows)
+  }
+
+  /// `name = kind(operands) -> result`, as in the `.dg` file.
+  static func typeDescription(_ type: OpType) -> String {
+    var operands = type.operands.map(\.description)
+    if type.variadic, let last = operands.last { operands[operands.count - 1] = last + "…" }
+    return
+      "type \(type.name) = \(type.kind)(\(operands.joined(separator: ", "))) -> \(type.result), \(type.result.byteCount) bytes"
+  }
+
+  /// How a node is named in pictures: `%name`, or `tT` (its time-step) in a compact recurrent
+  /// instance.
+  static func nodeName(_ module: Module, _ n: Int, instance: Instance) -> String {
+    if let recurrence = instance.recurrence {
+      return "t\((n - instance.nodes.lowerBound) / max(1, recurrence.layers.count))"
+    }
+    return module.nodeName[n].isEmpty ? "n\(n)" : "%" + module.nodeName[n]
+  }
+
+  /// The hover text of node `n`: name, instance, type, operands, result bytes.
+  /// `instanceOf` is `module.nodeInstances()`.
+  static func nodeTooltip(_ module: Module, _ n: Int, instanceOf: [Int32]) -> String {
+    let type = module.opTypes[module.type(of: n)]
+    let instance = module.instances[Int(instanceOf[n])]
+    let operands = module.operands(of: n).map { operand -> String in
+      guard operand != Module.external else { return "_" }
+      let o = Int(operand)
+      return nodeName(module, o, instance: module.instances[Int(instanceOf[o])])
+    }
+    return
+      "\(nodeName(module, n, instance: instance)) in \(instance.name)\n\(typeDescription(type))\noperands: \(operands.isEmpty ? "none" : operands.joined(separator: ", "))"
   }
 
   private static func nodeLabel(_ module: Module, _ n: Int, instance: Instance) -> String {
     let type = module.opTypes[module.type(of: n)].name
-    if let recurrence = instance.recurrence {
-      let offset = n - instance.nodes.lowerBound
-      return "t\(offset / recurrence.layers.count) \(type)"
-    }
-    return "%\(module.nodeName[n])\\n\(type)"
+    return "\(nodeName(module, n, instance: instance))\\n\(type)"
   }
 
-  /// Instances as clusters, nodes coloured by op type, edges from operand to user.
-  static func dataflow(_ module: Module) -> DotGraph {
+  /// Instances as clusters, nodes coloured by op type, edges from operand to user. `stacked`
+  /// puts each instance below the one before (invisible edges from its sinks to a point and from
+  /// the point to the next one's sources) instead of side by side.
+  static func dataflow(_ module: Module, stacked: Bool = false) -> DotGraph {
     var graph = base("dataflow")
+    let instanceOf = module.nodeInstances()
     for (i, instance) in module.instances.enumerated() {
       var label = instance.name
       if let arrival = instance.arrival { label += " @ \(arrival) s" }
@@ -94,40 +220,43 @@ public struct ModuleView {
             [
               ("label", nodeLabel(module, n, instance: instance)),
               ("fillcolor", color(ofType: module.type(of: n))),
+              ("tooltip", nodeTooltip(module, n, instanceOf: instanceOf)),
             ]))
       }
       graph.subgraphs.append(cluster)
     }
-    addEdges(module, to: &graph, attributes: [])
+    for n in 0..<module.nodeCount {
+      for operand in module.operands(of: n) where operand != Module.external {
+        graph.edges.append(DotGraph.Edge("n\(operand)", "n\(n)"))
+      }
+    }
+    if stacked { stack(module, &graph) }
     return graph
   }
 
-  /// Edges from operand to user; operand slots in `gathered` (node, slot) are drawn red and
-  /// dashed, labelled with the slot, because the layout copies them.
-  private static func addEdges(
-    _ module: Module, to graph: inout DotGraph, attributes: DotGraph.Attributes,
-    gathered: Set<Pair> = []
-  ) {
-    for n in 0..<module.nodeCount {
-      for (slot, operand) in module.operands(of: n).enumerated() where operand != Module.external {
-        var edgeAttributes = attributes
-        if gathered.contains(Pair(n, slot)) {
-          edgeAttributes += [
-            ("color", gatherColor), ("style", "dashed"), ("fontcolor", gatherColor),
-            ("label", "gather \(slot)"), ("fontsize", "8"),
-          ]
-        }
-        graph.edges.append(DotGraph.Edge("n\(operand)", "n\(n)", edgeAttributes))
+  private static func stack(_ module: Module, _ graph: inout DotGraph) {
+    var used = [Bool](repeating: false, count: module.nodeCount)
+    for operand in module.operands where operand != Module.external { used[Int(operand)] = true }
+    let invisible: DotGraph.Attributes = [("style", "invis")]
+    for (i, instance) in module.instances.enumerated().dropFirst() {
+      let point = "stack\(i)"
+      graph.nodes.append(
+        DotGraph.Node(point, [("shape", "point"), ("style", "invis"), ("width", "0")]))
+      for n in module.instances[i - 1].nodes where !used[n] {
+        graph.edges.append(DotGraph.Edge("n\(n)", point, invisible))
+      }
+      for n in instance.nodes
+      where module.operands(of: n).allSatisfy({ $0 == Module.external }) {
+        graph.edges.append(DotGraph.Edge(point, "n\(n)", invisible))
       }
     }
   }
 
   /// One box per op type per instance, with edge counts between them.
-  static func collapsedDataflow(_ module: Module, nodeLimit: Int) -> DotGraph {
+  static func collapsedDataflow(_ module: Module, reason: String) -> DotGraph {
     var graph = base("dataflow")
     let shown = min(module.instances.count, collapsedItemLimit)
-    var note =
-      "collapsed: \(module.nodeCount) nodes exceed the limit of \(nodeLimit); one box per op type per instance"
+    var note = "\(reason); one box per op type per instance"
     if shown < module.instances.count {
       note += "; first \(shown) of \(module.instances.count) instances"
     }
@@ -146,12 +275,17 @@ public struct ModuleView {
         }
       }
       for t in count.keys.sorted() {
+        let type = module.opTypes[t]
         cluster.nodes.append(
           DotGraph.Node(
             "i\(i)t\(t)",
             [
-              ("label", "\(module.opTypes[t].name) x\(count[t] ?? 0)"),
+              ("label", "\(type.name) x\(count[t] ?? 0)"),
               ("fillcolor", color(ofType: t)),
+              (
+                "tooltip",
+                "\(count[t] ?? 0) nodes of \(instance.name)\n\(typeDescription(type))"
+              ),
             ]))
       }
       graph.subgraphs.append(cluster)
@@ -161,73 +295,6 @@ public struct ModuleView {
             "i\(i)t\(pair.a)", "i\(i)t\(pair.b)",
             [("label", "\(edges[pair] ?? 0)"), ("fontsize", "8")]))
       }
-    }
-    return graph
-  }
-
-  /// One row per batch, in schedule order: a header naming the batch, then its nodes labelled with
-  /// the batch index. Dataflow edges are drawn without moving the rows.
-  static func batchRows(_ module: Module, _ schedule: Schedule) -> DotGraph {
-    var graph = base("schedule")
-    let instances = module.nodeInstances()
-    for b in 0..<schedule.batchCount {
-      let type = Int(schedule.batchType[b])
-      var row = DotGraph.Subgraph("batch_\(b)", [("rank", "same")])
-      row.nodes.append(
-        DotGraph.Node(
-          "b\(b)",
-          [
-            ("shape", "plaintext"), ("style", ""),
-            ("label", "batch \(b): \(module.opTypes[type].name) x\(schedule.batch(b).count)"),
-          ]))
-      for n in schedule.batch(b) {
-        let instance = module.instances[Int(instances[Int(n)])]
-        row.nodes.append(
-          DotGraph.Node(
-            "n\(n)",
-            [
-              (
-                "label",
-                "\(instance.name): \(nodeLabel(module, Int(n), instance: instance))\\nb\(b)"
-              ), ("fillcolor", color(ofType: type)),
-            ]))
-      }
-      graph.subgraphs.append(row)
-      if b > 0 { graph.edges.append(DotGraph.Edge("b\(b - 1)", "b\(b)", [("style", "invis")])) }
-    }
-    addEdges(
-      module, to: &graph, attributes: [("constraint", "false")],
-      gathered: module.layout.map { gatheredSlots($0, schedule) } ?? [])
-    return graph
-  }
-
-  /// The (node, operand slot) pairs that the layout gathers.
-  private static func gatheredSlots(_ layout: MemoryLayout, _ schedule: Schedule) -> Set<Pair> {
-    var gathered = Set<Pair>()
-    for gather in layout.gathers {
-      for n in schedule.batch(gather.batch) { gathered.insert(Pair(Int(n), gather.slot)) }
-    }
-    return gathered
-  }
-
-  /// One box per batch, in schedule order.
-  static func collapsedBatches(_ module: Module, _ schedule: Schedule, nodeLimit: Int) -> DotGraph {
-    var graph = base("schedule")
-    let shown = min(schedule.batchCount, collapsedItemLimit)
-    var note =
-      "collapsed: \(module.nodeCount) nodes exceed the limit of \(nodeLimit); one box per batch"
-    if shown < schedule.batchCount { note += "; first \(shown) of \(schedule.batchCount) batches" }
-    graph.attributes.append(("label", note))
-    for b in 0..<shown {
-      let type = Int(schedule.batchType[b])
-      graph.nodes.append(
-        DotGraph.Node(
-          "b\(b)",
-          [
-            ("label", "b\(b): \(module.opTypes[type].name) x\(schedule.batch(b).count)"),
-            ("fillcolor", color(ofType: type)),
-          ]))
-      if b > 0 { graph.edges.append(DotGraph.Edge("b\(b - 1)", "b\(b)")) }
     }
     return graph
   }

@@ -50,8 +50,16 @@ extension ModuleView {
     var header = "<TR><TD><FONT POINT-SIZE=\"8\">lane</FONT></TD>"
     for (r, round) in packing.rounds.prefix(shown).enumerated() {
       if r > 0 { header += separator }
+      // Wide chunks say what they are; narrow ones only their number (every fifth when tiny).
+      let columns = span(round.steps)
+      let text =
+        columns >= 6
+        ? "chunk \(r): \(round.steps) step\(round.steps == 1 ? "" : "s")"
+        : columns >= 2 || r % 5 == 0 ? "\(r)" : ""
+      let hover =
+        "chunk \(r): \(round.steps) step\(round.steps == 1 ? "" : "s") of \(layers.joined(separator: " → ")) on \(packing.computedLanes(of: round)) lanes"
       header +=
-        "<TD COLSPAN=\"\(span(round.steps))\"><FONT POINT-SIZE=\"8\">chunk \(r): \(round.steps) step\(round.steps == 1 ? "" : "s")</FONT></TD>"
+        "<TD COLSPAN=\"\(columns)\" \(tip(hover))>\(text.isEmpty ? "" : "<FONT POINT-SIZE=\"7\">\(text)</FONT>")</TD>"
     }
     header += "</TR>"
     var rows = ""
@@ -73,24 +81,33 @@ extension ModuleView {
           offset += Int(segment.count)
           if width == 0 { continue }
           if segment.isIdle {
-            rows += "<TD COLSPAN=\"\(width)\" BGCOLOR=\"#9e9e9e\"></TD>"
+            rows +=
+              "<TD COLSPAN=\"\(width)\" BGCOLOR=\"#9e9e9e\" \(tip("padding: \(segment.count) idle steps, lane \(k), chunk \(r)"))></TD>"
           } else {
             let name = module.instances[Int(segment.request)].name
             let text =
-              width >= 2
+              width >= 6
               ? "<FONT POINT-SIZE=\"7\">\(htmlEscaped(name)) \(segment.first)–\(segment.first + segment.count - 1)</FONT>"
               : ""
+            let last = segment.first + segment.count - 1
+            let hover =
+              "\(name): steps \(segment.first)–\(last) of \(module.instances[Int(segment.request)].recurrence?.steps ?? 0)\nlane \(k), chunk \(r)"
             rows +=
-              "<TD COLSPAN=\"\(width)\" BGCOLOR=\"\(color(ofBatch: Int(segment.request)))\">\(text)</TD>"
+              "<TD COLSPAN=\"\(width)\" BGCOLOR=\"\(color(ofBatch: Int(segment.request)))\" \(tip(hover))>\(text)</TD>"
           }
         }
       }
       rows += "</TR>"
     }
     // The lane column, every round's columns, and the separators between rounds.
-    let width = 1 + packing.rounds.prefix(shown).reduce(0) { $0 + span($1.steps) } + (shown - 1)
+    // The title goes above the table, so it does not stretch the step columns unevenly.
+    if let index = graph.attributes.firstIndex(where: { $0.0 == "label" }) {
+      graph.attributes[index].1 += "\\n" + title
+    } else {
+      graph.attributes.append(("label", title))
+    }
     let label =
-      "<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\"><TR><TD COLSPAN=\"\(width)\"><B>\(htmlEscaped(title))</B></TD></TR>\(header)\(rows)</TABLE>>"
+      "<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\">\(header)\(rows)</TABLE>>"
     graph.nodes.append(
       DotGraph.Node("packing", [("shape", "plaintext"), ("style", ""), ("label", label)]))
   }

@@ -122,11 +122,14 @@ struct RunCommand: ParsableCommand {
     let input = module
     var outputs = PendingOutputs()
     let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-    if let dumpDir {
-      try outputs.addDump(
-        module, directory: dumpDir, stage: "00-input", title: "\(stem): input", format: dumpFormat,
-        limit: dumpNodeLimit)
+    var dumps = dumpDir.map {
+      DumpWriter(
+        directory: $0, format: dumpFormat, nodeLimit: dumpNodeLimit, title: "\(stem): dumps",
+        pipeline: passes)
     }
+    try dumps?.add(
+      module, stage: "00-input", title: "\(stem): input", view: .input,
+      statistics: inputStatistics(module), to: &outputs)
     let records = try manager.run(on: &module, file: file) {
       (index, record, module) throws(Diagnostic) in
       if !quiet { print(summaryLine(record)) }
@@ -134,12 +137,11 @@ struct RunCommand: ParsableCommand {
         print("# *** IR after \(record.name) ***")
         print(DGPrinter.printString(module), terminator: "")
       }
-      if let dumpDir {
-        let stage = String(format: "%02d-%@", index + 1, record.name)
-        try outputs.addDump(
-          module, directory: dumpDir, stage: stage, title: "\(stem): after \(record.name)",
-          format: dumpFormat, limit: dumpNodeLimit)
-      }
+      try dumps?.add(
+        module, stage: String(format: "%02d-%@", index + 1, record.name),
+        title: "\(stem): after \(record.name)",
+        view: DumpView(afterPass: record.name, module: module),
+        statistics: record.statistics.entries.map { ($0.name, $0.value) }, to: &outputs)
     }
     if timePasses {
       printError("=== pass timing ===")
@@ -180,6 +182,7 @@ struct RunCommand: ParsableCommand {
             records: records, extra: extraSections
           ).utf8))
     }
+    dumps?.finish(to: &outputs)
     try outputs.writeAll()
   }
 }
@@ -227,20 +230,8 @@ struct PendingOutputs {
 
   mutating func add(_ path: String, _ bytes: [UInt8]) { files.append((path, bytes)) }
 
-  mutating func addDump(
-    _ module: Module, directory: String, stage: String, title: String, format: DumpFormat,
-    limit: Int
-  ) throws(Diagnostic) {
+  mutating func addDirectory(_ directory: String) {
     if !directories.contains(directory) { directories.append(directory) }
-    let graph = ModuleView.graph(module, title: title, nodeLimit: limit)
-    let base = (directory as NSString).appendingPathComponent(stage)
-    add(base + ".dg", DGPrinter.print(module))
-    do {
-      add(base + ".dot", try GraphvizRenderer.dot(graph))
-      add(base + "." + format.rawValue, try GraphvizRenderer.render(graph, format: format))
-    } catch {
-      throw Diagnostic(file: base, location: .unknown, message: "Graphviz: \(error.description)")
-    }
   }
 
   func writeAll() throws(Diagnostic) {

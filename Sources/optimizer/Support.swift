@@ -47,6 +47,14 @@ func jsonString(_ text: String) -> String {
   return out + "\""
 }
 
+/// The statistics of the input module: nodes, instances, op types.
+func inputStatistics(_ module: Module) -> [(name: String, value: Double)] {
+  [
+    ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
+    ("op_types", Double(module.opTypes.count)),
+  ]
+}
+
 /// `{"input": {...}, "<pass>": {...}, …}` with keys in pipeline order; a pass that runs twice
 /// gets `#2`, `#3` after its name. The input section names the target and where it came from,
 /// and the pipeline as run;
@@ -70,10 +78,7 @@ func statisticsJSON(
         ("target", jsonString(target.name)), ("target_source", jsonString(target.source)),
         ("pipeline", jsonString(pipeline)),
       ]
-        + number([
-          ("nodes", Double(module.nodeCount)), ("instances", Double(module.instances.count)),
-          ("op_types", Double(module.opTypes.count)),
-        ])
+        + number(inputStatistics(module).map { ($0.name, $0.value) })
     )
   ]
   var seen: [String: Int] = [:]

@@ -100,6 +100,7 @@ import Testing
     #expect(throws: Diagnostic.self) { try DGParser.parse(bytes, file: "t.dg") }
     do {
       _ = try DGParser.parse(bytes, file: "t.dg")
+      Issue.record("invalid UTF-8 parsed")
     } catch {
       #expect(error.location == BatchIR.SourceLocation(line: 2, column: 6))
       #expect(error.message.contains("invalid UTF-8"))

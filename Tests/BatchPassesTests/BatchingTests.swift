@@ -177,22 +177,20 @@ func randomModule(seed: UInt64, count: Int, types: Int, instances: Int = 2) -> M
     #expect(fsm.batchCount == exact.batchCount)
   }
 
-  /// On lattices a memoryless FSM over ED-Batch's encodings gets 37 where the optimum is 35:
-  /// one state needs different actions at different times. The `frontier` encoding (ready types
-  /// marked by whether their whole frontier is ready) gets 36, and the optimum on another sample.
+  /// On small lattices the FSM must stay between the optimum (`exact`) and the counts it reached
+  /// when this test was written (a regression guard): with ED-Batch's encodings a memoryless FSM
+  /// got 37 where the optimum is 35 (one state needs different actions at different times); the
+  /// `frontier` encoding got 36, and the optimum on another sample. An improvement passes.
   @Test func fsmOnSmallLatticesAgainstExact() throws {
     let module = smallSample(.latticeLSTM)
     let (exact, _) = try schedule(module, "fsm-batch{policy=exact}")
     #expect(exact.batchCount == 35)
     for encoding in ["base", "sort", "max"] {
       let (fsm, _) = try schedule(module, "fsm-batch{policy=fsm,encoding=\(encoding)}")
-      #expect(fsm.batchCount == 37, "encoding \(encoding)")
+      #expect((exact.batchCount...37).contains(fsm.batchCount), "encoding \(encoding)")
     }
     let (frontier, _) = try schedule(module, "fsm-batch{policy=fsm,encoding=frontier}")
-    #expect(frontier.batchCount == 36)
-    withKnownIssue("memoryless FSM state aliasing on lattices") {
-      #expect(frontier.batchCount == exact.batchCount)
-    }
+    #expect((exact.batchCount...36).contains(frontier.batchCount))
 
     var options = WorkloadOptions()
     options.instances = 2
@@ -202,8 +200,8 @@ func randomModule(seed: UInt64, count: Int, types: Int, instances: Int = 2) -> M
     let (otherMax, _) = try schedule(other, "fsm-batch{policy=fsm}")
     let (otherFrontier, _) = try schedule(other, "fsm-batch{policy=fsm,encoding=frontier}")
     #expect(otherExact.batchCount == 26)
-    #expect(otherMax.batchCount == 27)
-    #expect(otherFrontier.batchCount == 26)
+    #expect((otherExact.batchCount...27).contains(otherMax.batchCount))
+    #expect(otherFrontier.batchCount == otherExact.batchCount)
   }
 
   @Test func trainingIsDeterministicInItsSeed() throws {

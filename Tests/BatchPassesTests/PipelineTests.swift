@@ -123,6 +123,7 @@ import Testing
     #expect(throws: Diagnostic.self) { try manager.run(on: &module, file: "in.dg") }
     do {
       try manager.run(on: &module, file: "in.dg")
+      Issue.record("ran without a schedule")
     } catch {
       #expect(
         error.headline

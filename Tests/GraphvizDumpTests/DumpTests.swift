@@ -5,6 +5,21 @@ import TestSupport
 import Testing
 import Workloads
 
+/// The label of the node `id`, or "".
+func label(_ graph: DotGraph, _ id: String) -> String {
+  graph.nodes.first { $0.id == id }?.attributes.first { $0.0 == "label" }?.1 ?? ""
+}
+
+/// The texts of `<FONT …>TEXT</FONT>` in `html`, in order.
+func fontTexts(_ html: String) -> [String] {
+  html.components(separatedBy: "<FONT ").dropFirst().compactMap { piece in
+    guard let open = piece.firstIndex(of: ">"), let close = piece.range(of: "</FONT>") else {
+      return nil
+    }
+    return String(piece[piece.index(after: open)..<close.lowerBound])
+  }
+}
+
 @Suite struct DumpTests {
   func module(_ family: WorkloadFamily, instances: Int) -> Module {
     var options = WorkloadOptions()
@@ -12,85 +27,123 @@ import Workloads
     return WorkloadGenerator.generate(family, options: options)
   }
 
-  @Test func inputViewHasClustersColoursAndLegend() throws {
+  func golden(_ name: String) throws -> Module {
+    let url = repositoryRoot.appendingPathComponent("Tests/GraphvizDumpTests/Golden/\(name).dg")
+    return try parse(String(contentsOf: url, encoding: .utf8))
+  }
+
+  @Test func eachPassHasItsView() throws {
+    let m = try golden("layout")
+    #expect(DumpView(afterPass: "fsm-batch", module: m) == .schedule)
+    #expect(DumpView(afterPass: "pq-layout", module: m) == .layout)
+    #expect(DumpView(afterPass: "ebatch-pack", module: m) == .packing)
+    #expect(DumpView(afterPass: "some-other-pass", module: m) == .layout)
+    #expect(DumpView(latestIn: try golden("input")) == .input)
+    #expect(DumpView(latestIn: try golden("packing")) == .packing)
+  }
+
+  @Test func inputViewHasClustersColoursTooltipsAndLegend() throws {
     let m = module(.treeLSTM, instances: 2)
     let graph = ModuleView.graph(m, title: "tree")
     #expect(graph.subgraphs.map(\.name) == ["cluster_0", "cluster_1"])
     #expect(graph.nodes.first?.id == "legend")
     #expect(graph.nodeCount == m.nodeCount + 1)
-    let dot = String(decoding: try GraphvizRenderer.dot(graph), as: UTF8.self)
-    #expect(dot.hasPrefix("digraph dataflow {"))
-    #expect(dot.contains("subgraph cluster_0"))
-    #expect(dot.contains(ModuleView.color(ofType: 1)))
-    let svg = String(decoding: try GraphvizRenderer.render(graph, format: .svg), as: UTF8.self)
-    #expect(svg.contains("<svg"))
-    #expect(svg.contains("op types"))
-  }
-
-  @Test func scheduledViewHasOneRowPerBatch() throws {
-    var m = module(.bilstmTagger, instances: 1)
-    var schedule = Schedule(policy: "test")
-    for n in 0..<m.nodeCount { schedule.append(type: m.type(of: n), nodes: [Int32(n)]) }
-    m.schedule = schedule
-    let graph = ModuleView.graph(m, title: "s")
-    #expect(graph.subgraphs.count == m.nodeCount)
-    #expect(graph.subgraphs[3].attributes.contains { $0 == ("rank", "same") })
+    let leaf = try #require(graph.subgraphs[0].nodes.first { $0.id == "n1" })
+    let tooltip = leaf.attributes.first { $0.0 == "tooltip" }?.1
     #expect(
-      graph.subgraphs[3].nodes[1].attributes.contains { $0.0 == "label" && $0.1.hasSuffix("\\nb3") }
-    )
-    let png = try GraphvizRenderer.render(graph, format: .png)
-    #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+      tooltip
+        == "%l0 in t0\ntype leaf = linear(f32[64]) -> f32[64], 256 bytes\noperands: %x0")
+    let svg = String(decoding: try GraphvizRenderer.render(graph, format: .svg), as: UTF8.self)
+    #expect(svg.contains("op types"))
+    // Tooltips are `<title>` elements, so every browser shows them on hover.
+    #expect(svg.contains("<title>%l0 in t0&#10;type leaf = linear"))
   }
 
-  /// After `pq-layout`: the arena strip in offset order, one gather edge per scattered source,
-  /// and the gathered operand edges marked in the batch rows.
-  @Test func layoutViewDrawsTheArenaAndGathers() throws {
-    let url = repositoryRoot.appendingPathComponent("passes/pq-layout/tree-gathers.expected.dg")
-    let m = try parse(String(contentsOf: url, encoding: .utf8))
-    let graph = ModuleView.graph(m, title: "layout")
-    let arena = try #require(graph.nodes.first { $0.id == "arena" })
-    let label = try #require(arena.attributes.first { $0.0 == "label" }?.1)
-    #expect(label.contains("arena: 640 bytes, align 64, 1 gathers, 128 bytes copied"))
-    // Offsets order the cells: %a (0), %y (64), %b (128), …; the nodes of batch 0 share a colour.
-    let ports = label.components(separatedBy: "PORT=\"").dropFirst().map {
-      $0.prefix { $0 != "\"" }
-    }
-    #expect(ports == ["t0", "t6", "t1", "t7", "t2", "t5", "t3", "t8", "t9", "t4"])
-    // Batch 2 (%xyz, %abc) gathers slot 1: %yz (node 8), then %c (node 2).
-    let gathers = graph.edges.filter { $0.from == "arena" }
-    #expect(gathers.map(\.to) == ["b2", "b2"])
-    #expect(gathers.map { $0.attributes.first { $0.0 == "tailport" }?.1 } == ["t8", "t2"])
-    let marked = graph.edges.filter { $0.attributes.contains { $0 == ("label", "gather 1") } }
-    #expect(marked.map { "\($0.from)->\($0.to)" } == ["n2->n4", "n8->n9"])
+  /// After `fsm-batch`: a table with one row per batch, no edges at all.
+  @Test func scheduleViewIsOneTableRowPerBatch() throws {
+    let m = try golden("schedule")
+    let graph = ModuleView.graph(m, title: "s", view: .schedule)
+    #expect(graph.edges.isEmpty)
+    let table = label(graph, "schedule")
+    // Title row, header row, one row per batch.
+    #expect(table.components(separatedBy: "<TR>").count - 1 == 2 + 2)
+    #expect(
+      fontTexts(table) == ["%a %b", "%x %y", "inputs", "%ab", "%xy", "b0"])
+    #expect(table.contains("leaf x4"))
+    #expect(table.contains("TOOLTIP=\"batch 1: 2 × node from 2 instances&#10;"))
+  }
+
+  /// After `pq-layout`: the arena map in address order and the slot table; no edge crosses.
+  @Test func layoutViewDrawsTheArenaMapAndTheSlots() throws {
+    let m = try golden("layout")
+    let graph = ModuleView.graph(m, title: "layout", view: .layout)
+    #expect(graph.edges.count == 1)
+    #expect(graph.edges[0].attributes.contains { $0 == ("style", "invis") })
+    let arena = label(graph, "arena")
+    #expect(arena.contains("arena: 640 bytes, align 64, 1 gathers, 128 bytes copied"))
+    // Offsets order the cells: %a, %y, %b, %z, %c, %x (b0), %ab, %yz (b1), %xyz, %abc (b2).
+    let cells = fontTexts(arena).filter { $0.hasPrefix("b") || $0 == "·" || $0.hasPrefix("@") }
+    #expect(cells == ["@0", "b0", "b0", "b0", "b0", "b0", "b0", "b1", "b1", "b2", "b2"])
+    // The two tensors batch 2 gathers into slot 1 (%c at 256, %yz at 448) have red borders.
+    #expect(arena.components(separatedBy: "BORDER=\"2\" COLOR=\"#d62728\"").count - 1 == 2)
+    #expect(arena.contains("gathered by b2 slot 1"))
+    let slots = label(graph, "slots")
+    #expect(
+      fontTexts(slots) == [
+        "inputs only", "@0 +128 B", "@128 +128 B", "@320 +128 B", "gather 2, 128 B",
+      ])
     let svg = String(decoding: try GraphvizRenderer.render(graph, format: .svg), as: UTF8.self)
     #expect(svg.contains("128 bytes copied"))
+    #expect(!svg.contains("xlink:href=\"#tip\""))
   }
 
-  @Test func collapsedLayoutViewDrawsBatchBlocks() throws {
+  @Test func bigLayoutsDrawTheFirstTensorsAndSaySo() throws {
     var m = module(.treeLSTM, instances: 60)
-    #expect(m.nodeCount > ModuleView.defaultNodeLimit)
     var schedule = Schedule(policy: "test")
     for n in 0..<m.nodeCount { schedule.append(type: m.type(of: n), nodes: [Int32(n)]) }
     m.schedule = schedule
-    let offsets = (0..<m.nodeCount).map { Int64($0) * 1024 }
+    let offsets = (0..<m.nodeCount).map { Int64($0) * 256 }
     m.layout = MemoryLayout(alignment: 64, offsets: offsets, gathers: [])
-    let graph = ModuleView.graph(m, title: "big")
-    let arena = try #require(graph.nodes.first { $0.id == "arena" })
-    let label = try #require(arena.attributes.first { $0.0 == "label" }?.1)
-    #expect(label.contains("first \(ModuleView.collapsedItemLimit) batches"))
-    #expect(label.components(separatedBy: "PORT=").count == ModuleView.collapsedItemLimit + 1)
+    let picture = try StagePicture.fitted(m, title: "big", view: .layout)
+    #expect(picture.width <= StagePicture.maxWidth)
+    let arena = label(picture.graph, "arena")
+    #expect(arena.contains("first 1200 of \(m.nodeCount) tensors"))
+    #expect(label(picture.graph, "slots").contains("first 150 of \(m.nodeCount) batches"))
   }
 
   @Test func bigGraphsAreCollapsedAndSaySo() throws {
     let m = module(.rnnServing, instances: 400)
     #expect(m.nodeCount > ModuleView.defaultNodeLimit)
     let graph = ModuleView.graph(m, title: "big")
-    let label = graph.attributes.first { $0.0 == "label" }?.1 ?? ""
-    #expect(label.contains("collapsed: \(m.nodeCount) nodes exceed the limit"))
-    #expect(label.contains("first \(ModuleView.collapsedItemLimit) of 400 instances"))
+    let title = graph.attributes.first { $0.0 == "label" }?.1 ?? ""
+    #expect(title.contains("collapsed: \(m.nodeCount) nodes exceed the limit"))
+    #expect(title.contains("first \(ModuleView.collapsedItemLimit) of 400 instances"))
     #expect(graph.nodeCount <= ModuleView.collapsedItemLimit * 2 + 1)
-    let svg = try GraphvizRenderer.render(graph, format: .svg)
-    #expect(!svg.isEmpty)
+  }
+
+  /// Sixty one-node instances side by side are too wide; left to right they stack and fit.
+  @Test func pictureIsLaidOutToFitTheWidth() throws {
+    var text = "dg 1\ntype leaf = linear(f32[4]) -> f32[4]\n"
+    for i in 0..<60 { text += "instance instance-number-\(i) {\n  %leaf-node-\(i) = leaf(_)\n}\n" }
+    let m = try parse(text)
+    let wide = try GraphvizRenderer.render(ModuleView.graph(m, title: "w"), format: .svg)
+    #expect((StagePicture.svgWidth(wide) ?? 0) > StagePicture.maxWidth)
+    let picture = try StagePicture.fitted(m, title: "w", view: .input, id: "s00")
+    #expect(picture.width <= StagePicture.maxWidth)
+    #expect(picture.graph.attributes.contains { $0 == ("rankdir", "LR") })
+    #expect(String(decoding: picture.svg, as: UTF8.self).contains("id=\"s00_node1\""))
+  }
+
+  /// A label Graphviz cannot parse is an error, not a picture of the node's name.
+  @Test func graphvizErrorsAreThrown() throws {
+    var graph = DotGraph(name: "bad")
+    graph.nodes.append(DotGraph.Node("t", [("label", "<<TABLE><TR><TD><FONT></FONT></TD></TR>>")]))
+    #expect(throws: GraphvizRenderer.RenderError.self) {
+      try GraphvizRenderer.render(graph, format: .svg)
+    }
+    var good = DotGraph(name: "good")
+    good.nodes.append(DotGraph.Node("t", [("label", "<<TABLE><TR><TD>x</TD></TR></TABLE>>")]))
+    #expect(!(try GraphvizRenderer.render(good, format: .svg)).isEmpty)
   }
 
   /// Graphviz is not thread-safe; the renderer's lock makes concurrent use safe.
@@ -104,34 +157,42 @@ import Workloads
       }
     }
   }
+
+  @Test func pageHasEveryStageInOrderWithNavigation() throws {
+    var page = DumpPage(title: "t: dumps", pipeline: "fsm-batch,pq-layout", format: .svg)
+    for (stem, svg) in [("00-input", "<svg id=\"a\"></svg>"), ("01-fsm-batch", "<svg id=\"b\"/>")] {
+      page.stages.append(
+        DumpPage.Stage(
+          stem: stem, title: stem, svg: Array(("<?xml version=\"1.0\"?>\n" + svg).utf8),
+          statistics: [("batches", "3")]))
+    }
+    let html = String(decoding: page.html(), as: UTF8.self)
+    #expect(html.hasPrefix("<!DOCTYPE html>"))
+    #expect(!html.contains("<?xml"))
+    #expect(!html.contains("src=") && !html.contains("<link"))
+    let first = try #require(html.range(of: "<svg id=\"a\"></svg>"))
+    let second = try #require(html.range(of: "<svg id=\"b\"/>"))
+    #expect(first.upperBound <= second.lowerBound)
+    #expect(html.contains("<section id=\"stage-00-input\" data-next=\"stage-01-fsm-batch\">"))
+    #expect(html.contains("<section id=\"stage-01-fsm-batch\" data-previous=\"stage-00-input\">"))
+    #expect(html.contains("<code>fsm-batch,pq-layout</code>"))
+    #expect(html.contains("<tr><td>batches</td><td class=\"v\">3</td></tr>"))
+  }
 }
 
-/// The lanes × time chart after `ebatch-pack`.
+/// The lanes × time chart after `ebatch-pack`, and the instance-slot chart for trees.
 @Suite struct PackingViewTests {
-  static let packed = """
-    dg 1
-    type l1 = lstm(f32[4], f32[4]) -> f32[4] recurrent
-    instance a {
-      rnn(l1) steps=7
-    }
-    instance b {
-      rnn(l1) steps=2
-    }
-    packing strategy=ebatch lanes=2 steps=4 {
-      round 4 | a@0+4 | b@0+2 _+2
-      round 4 | a@4+3 _+1
-    }
-    """
-
   @Test func chartHasOneRowPerLaneAndGreyPadding() throws {
-    let module = try DGParser.parse(Self.packed, file: "p.dg")
-    let graph = ModuleView.graph(module, title: "packed")
-    let node = try #require(graph.nodes.first { $0.id == "packing" })
-    let label = node.attributes.first { $0.0 == "label" }?.1 ?? ""
-    #expect(label.contains("packing: ebatch, 2 lanes, 2 chunks of 4 steps"))
-    #expect(label.contains("chunk 1: 4 steps"))
-    #expect(label.components(separatedBy: "BGCOLOR=\"#9e9e9e\"").count == 3)  // two padding cells
-    #expect(label.contains("a 4–6"))
+    let module = try parse(
+      String(
+        contentsOf: repositoryRoot.appendingPathComponent(
+          "Tests/GraphvizDumpTests/Golden/packing.dg"), encoding: .utf8))
+    let graph = ModuleView.graph(module, title: "packed", view: .packing)
+    let title = graph.attributes.first { $0.0 == "label" }?.1 ?? ""
+    #expect(title.contains("packing: ebatch, 2 lanes, 2 chunks of 4 steps"))
+    let chart = label(graph, "packing")
+    #expect(chart.components(separatedBy: "BGCOLOR=\"#9e9e9e\"").count == 3)  // two padding cells
+    #expect(chart.contains("TOOLTIP=\"a: steps 4–6 of 7&#10;lane 0, chunk 1\""))
     #expect(!(try GraphvizRenderer.render(graph, format: .svg)).isEmpty)
   }
 
@@ -145,9 +206,24 @@ import Workloads
     text += "}\n"
     let module = try DGParser.parse(text, file: "big.dg")
     try Verifier.verify(module, file: "big.dg")
-    let graph = ModuleView.graph(module, title: "big")
-    let label =
-      graph.nodes.first { $0.id == "packing" }?.attributes.first { $0.0 == "label" }?.1 ?? ""
-    #expect(label.contains("first 64 of 100 lanes"))
+    let picture = try StagePicture.fitted(module, title: "big", view: .packing)
+    let title = picture.graph.attributes.first { $0.0 == "label" }?.1 ?? ""
+    #expect(title.contains("first 64 of 100 lanes"))
+    #expect(picture.width <= StagePicture.maxWidth)
+  }
+
+  /// u and w start together; w completes at step 1 and v takes its slot at step 2.
+  @Test func slotChartReusesTheSlotOfACompletedInstance() throws {
+    let url = repositoryRoot.appendingPathComponent("Tests/GraphvizDumpTests/Golden/slots.dg")
+    let m = try parse(String(contentsOf: url, encoding: .utf8))
+    let graph = ModuleView.graph(m, title: "slots", view: .packing)
+    let title = graph.attributes.first { $0.0 == "label" }?.1 ?? ""
+    #expect(title.contains("3 instances over 4 steps, at most 2 in flight"))
+    let chart = label(graph, "slots")
+    #expect(chart.contains("TOOLTIP=\"u in slot 0, steps 0–3&#10;step 1: runs 1 node\""))
+    #expect(chart.contains("TOOLTIP=\"u in slot 0, steps 0–3&#10;step 2: waits\""))
+    #expect(chart.contains("TOOLTIP=\"w in slot 1, steps 0–1&#10;step 0: runs 2 nodes\""))
+    #expect(chart.contains("TOOLTIP=\"v in slot 1, steps 2–3&#10;step 2: runs 2 nodes\""))
+    #expect(chart.components(separatedBy: "<TR>").count - 1 == 2 + 2)
   }
 }

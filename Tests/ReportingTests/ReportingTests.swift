@@ -64,6 +64,7 @@ import Testing
     #expect(throws: (any Error).self) { try RegressionGuard.parseBaseline("a b\n", file: "b") }
     do {
       _ = try RegressionGuard.parseBaseline("\n\na b c\n", file: "b.txt")
+      Issue.record("a line without a number parsed")
     } catch {
       #expect(error.description.hasPrefix("b.txt:3:1: error: expected 'GRAPH METRIC VALUE'"))
     }

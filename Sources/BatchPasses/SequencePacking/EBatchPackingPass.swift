@@ -220,7 +220,14 @@ public struct EBatchPackingPass: Pass {
     }
     let slots = inFlight ?? preset.lanes
     let batcher = ContinuousBatcher(preset: preset, slots: slots, lanes: preset.lanes)
-    let result = batcher.run(module, schedule: schedule, gathers: module.layout?.gathers ?? [])
+    let gathers = module.layout?.gathers ?? []
+    var result = batcher.run(module, schedule: schedule, gathers: gathers)
+    // If the schedule changes, the layout will be laid out again and its gathers change: decide
+    // admissions without gathers, so that the final program (the same batches, plus gathers that
+    // only add time) never starts an instance before it has arrived while others are in flight.
+    if result.schedule != schedule && !gathers.isEmpty {
+      result = batcher.run(module, schedule: schedule)
+    }
     let unchanged = result.schedule == schedule
     var relaid = false
     if !unchanged {
