@@ -36,7 +36,13 @@ extension ModuleView {
     let laneRows = min(usedLanes, packingLaneLimit)
     var title =
       "packing: \(packing.strategy), \(packing.lanes) lanes, \(packing.rounds.count) chunks"
-    if packing.strategy == "ebatch" { title += " of \(packing.stepsPerChunk) steps" }
+    if packing.strategy == "ebatch" {
+      // steps 0: N chosen per chunk (`steps=auto`'s dynamic rule).
+      title +=
+        packing.stepsPerChunk > 0
+        ? " of \(packing.stepsPerChunk) steps"
+        : " of up to \(packing.rounds.map(\.steps).max() ?? 0) steps, N per chunk"
+    }
     title += "; each chunk runs \(layers.joined(separator: " → ")) in turn"
     title += "; \(packing.paddingLaneSteps) padding lane-steps"
     var limits: [String] = []
