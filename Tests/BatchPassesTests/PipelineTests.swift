@@ -1,5 +1,6 @@
 import BatchIR
 import BatchPasses
+import Foundation
 import TestSupport
 import Testing
 
@@ -57,6 +58,21 @@ import Testing
     #expect(
       error("pq-layout{size=3}")?.message
         == "pq-layout: unknown option 'size' (it takes align)")
+  }
+
+  /// A preset file that does not decode is an error at the option, inside the pipeline text.
+  @Test func badPresetFileIsLocatedAtTheOption() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "bad-preset-\(getpid()).json"
+    ).path
+    try Data("{\"name\": 3}".utf8).write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let d = error("ebatch-pack{accelerator=\(path)}")
+    #expect(d?.location == SourceLocation(line: 1, column: 13))
+    #expect(
+      d?.message
+        == "ebatch-pack: option 'accelerator' names a preset file that is not valid (\(path):1:2: error: field 'name' must be a string); got '\(path)'"
+    )
   }
 
   @Test func emptyPipelineRunsNothing() throws {

@@ -61,7 +61,16 @@ public struct EBatchPackingPass: Pass {
         help: "override the module's target for this pass (an experiment; the statistics say so)",
         default: "the module's target",
         read: { (pass: inout Self, text: String) throws(Diagnostic) -> String? in
-          guard let preset = try AcceleratorPreset.named(orFile: text) else {
+          // A bad preset file is reported at the option, naming the file's own error.
+          let found: AcceleratorPreset?
+          switch Result(catching: { () throws(Diagnostic) in
+            try AcceleratorPreset.named(orFile: text)
+          }) {
+          case .success(let preset): found = preset
+          case .failure(let error):
+            return "names a preset file that is not valid (\(error.headline))"
+          }
+          guard let preset = found else {
             return
               "must be a built-in preset (\(AcceleratorPreset.builtIn.map(\.name).joined(separator: ", "))) or a preset file"
           }
