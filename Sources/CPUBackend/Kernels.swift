@@ -1,0 +1,104 @@
+import BatchIR
+import COpenBLAS
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The kernels both executors share: the element-wise step that turns one node's
+/// pre-activations into its result, and the per-node kernels (lookup, input, add, matvec, linear
+/// over matrices). The formulas are in docs/cpu-backend.md.
+enum Kernels {
+  /// Turns pre-activations `z` (`spec.rows` floats) into the result `y`; `state[k]` is the value
+  /// of weighted slot `S - m + k` (the m forget/reset gates' operands), nil when absent.
+  @inline(__always)
+  static func pointwise(
+    _ spec: KernelSpec, z: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    state: UnsafePointer<UnsafePointer<Float>?>, y: UnsafeMutablePointer<Float>
+  ) {
+    let n = spec.resultFloats
+    @inline(__always) func a(_ k: Int, _ e: Int) -> Float {
+      z[k * n + e] + (bias?[k * n + e] ?? 0)
+    }
+    switch spec.kind {
+    case .opaque:
+      for e in 0..<n { y[e] = tanhf(a(0, e)) }
+    case .lstm:
+      let m = spec.stateGates
+      for e in 0..<n {
+        var c = sigmoid(a(0, e)) * tanhf(a(2, e))
+        for k in 0..<m { if let x = state[k] { c += sigmoid(a(3 + k, e)) * x[e] } }
+        y[e] = sigmoid(a(1, e)) * tanhf(c)
+      }
+    case .gru:
+      let m = spec.stateGates
+      for e in 0..<n {
+        var s: Float = 0
+        for k in 0..<m { if let x = state[k] { s += sigmoid(a(2 + k, e)) * x[e] } }
+        let update = sigmoid(a(0, e))
+        y[e] = (1 - update) * tanhf(a(1, e)) + update * s
+      }
+    default:  // linear: the sum of the row blocks (one block: y = W·x + b)
+      for e in 0..<n {
+        var sum: Float = 0
+        for k in 0..<spec.gates { sum += a(k, e) }
+        y[e] = sum
+      }
+    }
+  }
+
+  @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+  /// A node whose kernel is not a projection: its result from its operands (`operand(j)`:
+  /// the value of operand j). Returns the BLAS calls made.
+  static func perNode(
+    _ spec: KernelSpec, node: Int, operandCount: Int,
+    operand: (Int) -> UnsafePointer<Float>, weight: UnsafePointer<Float>?,
+    bias: UnsafePointer<Float>?, values: HostValues, y: UnsafeMutablePointer<Float>
+  ) -> Int {
+    switch spec.kind {
+    case .lookup, .input, .opaque:
+      // An operand-less opaque node is an input of the graph.
+      let row = values.constantRow[node]
+      if row >= 0 { y.update(from: values.constants.pointer + row, count: spec.resultFloats) }
+      return 0
+    case .add:
+      y.update(from: operand(0), count: spec.resultFloats)
+      for j in 1..<max(operandCount, 1) {
+        let x = operand(j)
+        for e in 0..<spec.resultFloats { y[e] += x[e] }
+      }
+      return 0
+    case .matvec:
+      // y [N] = A [N x M] · x [M].
+      cblas_sgemv(
+        CblasRowMajor, CblasNoTrans, Int32(spec.rows), Int32(spec.columns), 1, operand(0),
+        Int32(spec.columns), operand(1), 1, 0, y, 1)
+      return 1
+    default:
+      // linear over matrices: Y [R x c] = Σ_j W_j [R x r_j] · X_j [r_j x c] (+ b per column).
+      guard let weight else { return 0 }
+      let c = spec.matrixColumns
+      for j in 0..<operandCount {
+        let block = spec.columnStart[j]
+        let width = (j + 1 < spec.columnStart.count ? spec.columnStart[j + 1] : spec.columns) - block
+        cblas_sgemm(
+          CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(spec.rows), Int32(c), Int32(width), 1,
+          weight + block, Int32(spec.columns), operand(j), Int32(c), j == 0 ? 0 : 1, y, Int32(c))
+      }
+      if let bias {
+        for r in 0..<spec.rows { for e in 0..<c { y[r * c + e] += bias[r] } }
+      }
+      return operandCount
+    }
+  }
+}
+
+/// Monotonic time in nanoseconds.
+@inline(__always) func nanoseconds() -> UInt64 {
+  var now = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &now)
+  return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
