@@ -177,11 +177,23 @@ final class BatchedRun {
       guard let weight else { continue }
       let count = batch.count
       let accesses = plan.slots(ofBatch: b)
-      let slots = count == 1 ? module.operands(of: Int(batch[batch.startIndex])).count : accesses.count
-      // Pre-activations z [B x R] = Σ_j X_j [B x K_j] · W_jᵀ.
-      if slots == 0 {
-        z.pointer.update(repeating: 0, count: count * spec.rows)
-      } else if gemm == .concatenate && slots > 1 {
+      let widest = batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }
+      let slots = min(widest, spec.weightedSlots)
+      var products = 0
+      /// z [B x R] (+)= X [B x K] · W_blockᵀ.
+      func product(_ x: UnsafePointer<Float>, ld: Int, slot j: Int) {
+        let block = spec.weightBlock(ofSlot: j)
+        let begin = nanoseconds()
+        cblas_sgemm(
+          CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(spec.rows),
+          Int32(block.width), 1, x, Int32(ld), weight + block.column, Int32(spec.columns),
+          products == 0 ? 0 : 1, z.pointer, Int32(spec.rows))
+        kernel += nanoseconds() - begin
+        timing.launches += 1
+        products += 1
+      }
+      // Pre-activations z [B x R] = Σ_j X_j [B x K_j] · W_jᵀ, the tail summed first.
+      if gemm == .concatenate && widest > 1 {
         let begin = nanoseconds()
         let x = concatenated.pointer
         x.update(repeating: 0, count: count * spec.columns)
@@ -202,20 +214,18 @@ final class BatchedRun {
         }
         timing.gathered += slots
         timing.launches += 1
+        copy += nanoseconds() - begin
         let middle = nanoseconds()
-        copy += middle - begin
         cblas_sgemm(
           CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(spec.rows),
           Int32(spec.columns), 1, x, Int32(spec.columns), weight, Int32(spec.columns), 0,
           z.pointer, Int32(spec.rows))
         timing.launches += 1
         kernel += nanoseconds() - middle
+        products = 1
       } else {
         for j in 0..<slots {
-          let block = spec.weightBlock(ofSlot: j)
           let width = spec.slotWidth(j)
-          var a: UnsafePointer<Float>
-          var lda: Int
           let access: ExecutionPlan.Access =
             count == 1
             ? .strided(
@@ -224,9 +234,8 @@ final class BatchedRun {
             : accesses[accesses.startIndex + j]
           switch access {
           case .strided(let base, let ld):
-            a = UnsafePointer(memory + base)
-            lda = ld
             timing.inPlace += 1
+            product(memory + base, ld: ld, slot: j)
           case .gather:
             let begin = nanoseconds()
             let g = gathered.pointer
@@ -243,18 +252,30 @@ final class BatchedRun {
             copy += nanoseconds() - begin
             timing.gathered += 1
             timing.launches += 1
-            a = UnsafePointer(g)
-            lda = width
+            product(g, ld: width, slot: j)
           }
+        }
+        if widest > spec.weightedSlots {
+          // The variadic tail: Σ_{j≥S} x_j row by row (an element-wise kernel), then one product.
+          let width = spec.slotWidth(spec.weightedSlots - 1)
           let begin = nanoseconds()
-          cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(spec.rows),
-            Int32(width), 1, a, Int32(lda), weight + block.column, Int32(spec.columns),
-            j == 0 ? 0 : 1, z.pointer, Int32(spec.rows))
+          let g = gathered.pointer
+          g.update(repeating: 0, count: count * width)
+          for (i, node) in batch.enumerated() {
+            let n = Int(node)
+            let first = Int(module.operandStart[n]) + spec.weightedSlots
+            guard first < Int(module.operandStart[n + 1]) else { continue }
+            Kernels.sum(
+              module.operands.indices[first..<Int(module.operandStart[n + 1])].lazy.map {
+                UnsafePointer(memory + self.plan.operandSource[$0])
+              }, width: width, into: g + i * width)
+          }
           kernel += nanoseconds() - begin
           timing.launches += 1
+          product(g, ld: width, slot: spec.weightedSlots - 1)
         }
       }
+      if products == 0 { z.pointer.update(repeating: 0, count: count * spec.rows) }
       // Element-wise: each node's result from its pre-activations (and its state operands).
       let begin = nanoseconds()
       let m = spec.stateGates
@@ -298,6 +319,7 @@ final class ReferenceRun {
   let operandSource: [Int]
   let order: [Int]
   let z: FloatBuffer
+  let tail: FloatBuffer
   let state: UnsafeMutablePointer<UnsafePointer<Float>?>
 
   init(module: Module, plan: ExecutionPlan, values: HostValues, seed: UInt64) {
@@ -324,6 +346,7 @@ final class ReferenceRun {
     resultOffset = offsets
     order = topologicalOrder(module)
     z = FloatBuffer(count: rows)
+    tail = FloatBuffer(count: plan.kernels.reduce(0) { max($0, $1?.columns ?? 0) })
     state = .allocate(capacity: states)
     state.initialize(repeating: nil, count: states)
   }
@@ -347,12 +370,22 @@ final class ReferenceRun {
           weight: values.weight[t]?.pointer, bias: values.bias[t]?.pointer, values: values, y: y)
         continue
       }
-      for j in 0..<count {
+      let weighted = min(count, spec.weightedSlots)
+      for j in 0..<weighted {
         let block = spec.weightBlock(ofSlot: j)
         cblas_sgemv(
           CblasRowMajor, CblasNoTrans, Int32(spec.rows), Int32(block.width), 1,
           weight + block.column, Int32(spec.columns), memory + operandSource[first + j], 1,
           j == 0 ? 0 : 1, z.pointer, 1)
+      }
+      if count > weighted {
+        let block = spec.weightBlock(ofSlot: weighted - 1)
+        Kernels.sum(
+          (first + weighted..<first + count).lazy.map { UnsafePointer(memory + self.operandSource[$0]) },
+          width: block.width, into: tail.pointer)
+        cblas_sgemv(
+          CblasRowMajor, CblasNoTrans, Int32(spec.rows), Int32(block.width), 1,
+          weight + block.column, Int32(spec.columns), tail.pointer, 1, 1, z.pointer, 1)
       }
       let m = spec.stateGates
       for k in 0..<m {

@@ -17,11 +17,12 @@ public struct ExecutionPlan: Sendable {
     case creationOrder = "creation-order"
   }
 
-  /// How a batch reads one operand slot (or writes its results).
+  /// How a batch reads one operand slot. (Results need none: the element-wise step writes each
+  /// node's row at its own address.)
   public enum Access: Sendable, Equatable {
     /// Row i sits at `base + i·ld` floats: passed to the GEMM in place.
     case strided(base: Int, ld: Int)
-    /// Scattered: copied into a contiguous buffer first (written back, for results).
+    /// Scattered: copied into a contiguous buffer first.
     case gather
   }
 
@@ -39,12 +40,11 @@ public struct ExecutionPlan: Sendable {
   /// For every operand occurrence (indexed like `Module.operands`): the float index of its value,
   /// in the arena for a node's result, in the inputs region for `_`.
   public var operandSource: [Int]
-  /// Batch b reads its slot j through `slotAccess[slotStart[b] + j]` (projection kernels of
-  /// more than one node only; other batches have no entries).
+  /// Batch b reads its weighted slot j through `slotAccess[slotStart[b] + j]` (projection
+  /// kernels of more than one node only; other batches have no entries). A variadic tail is
+  /// summed row by row from wherever its operands are, so it needs no access.
   public var slotStart: [Int32]
   public var slotAccess: [Access]
-  /// How each batch writes its results.
-  public var resultAccess: [Access]
 
   /// Alignment, in bytes, of every tensor in a creation-order arena (as `pq-layout`'s default).
   public static let creationOrderAlignment = 64
@@ -135,17 +135,15 @@ public struct ExecutionPlan: Sendable {
     operandSource = sources
     bufferFloats = next
 
-    // How each batch reads its slots and writes its results.
+    // How each batch reads its slots.
     var slotStart: [Int32] = [0]
     var access: [Access] = []
-    var results: [Access] = []
     for b in 0..<schedule.batchCount {
       let batch = schedule.batch(b)
       let spec = kernels[Int(schedule.batchType[b])]
-      results.append(
-        Self.access(batch.map { offsets[Int($0)] }, width: spec?.resultFloats ?? 0))
       if let spec, spec.isProjection, batch.count > 1 {
-        let slots = batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }
+        let slots = min(
+          batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }, spec.weightedSlots)
         for j in 0..<slots {
           var rows: [Int] = []
           for node in batch {
@@ -161,7 +159,6 @@ public struct ExecutionPlan: Sendable {
     }
     self.slotStart = slotStart
     slotAccess = access
-    resultAccess = results
   }
 
   /// In place when the rows sit at a constant step of at least `width` floats; else a gather.

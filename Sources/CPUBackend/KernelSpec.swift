@@ -21,8 +21,8 @@ public struct KernelSpec: Sendable, Equatable {
   public var rows: Int
   /// Columns C of W.
   public var columns: Int
-  /// How many operand slots have their own columns in W (S); operands past them (a variadic
-  /// tail) use the columns of the last one.
+  /// How many operand slots have their own columns in W (S). Operands past them (a variadic
+  /// tail) are summed and multiplied by the last block: `W_{S-1} · Σ_{j≥S} x_j`.
   public var weightedSlots: Int
   /// First column of each weighted slot's block of W.
   public var columnStart: [Int]
@@ -35,6 +35,9 @@ public struct KernelSpec: Sendable, Equatable {
   public var matrixColumns: Int
   /// `lookup`: rows of the embedding table.
   public var vocabulary: Int
+
+  /// How many operand positions of an `opaque` type get their own weight block.
+  public static let opaqueWeightedSlots = 4
 
   /// Whether this kernel is a projection run as one GEMM per batch (per operand slot).
   public var isProjection: Bool {
@@ -120,8 +123,9 @@ public struct KernelSpec: Sendable, Equatable {
       spec.rows = n
       spec.columns = spec.slotFloats[1]
     case .opaque:
-      // One block of columns per operand position, as many as the widest node uses.
-      spec.weightedSlots = max(1, maxOperands)
+      // One block of columns per operand position up to `opaqueWeightedSlots`; operands past
+      // them share the last block (a variadic reduction is summed, then multiplied once).
+      spec.weightedSlots = min(max(1, maxOperands), opaqueWeightedSlots)
       var column = 0
       for j in 0..<spec.weightedSlots {
         spec.columnStart.append(column)

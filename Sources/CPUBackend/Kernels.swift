@@ -49,6 +49,14 @@ enum Kernels {
     }
   }
 
+  /// `y = Σ x` over the vectors `xs` of `width` floats (y is overwritten).
+  @inline(__always)
+  static func sum<C: Collection>(_ xs: C, width: Int, into y: UnsafeMutablePointer<Float>)
+  where C.Element == UnsafePointer<Float> {
+    y.update(repeating: 0, count: width)
+    for x in xs { for e in 0..<width { y[e] += x[e] } }
+  }
+
   @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
   /// A node whose kernel is not a projection: its result from its operands (`operand(j)`:
