@@ -130,7 +130,7 @@ final class BatchedRun {
       zFloats = max(zFloats, count * spec.rows)
       rowFloats = max(rowFloats, count * spec.columns)
       for j in 0..<spec.slotFloats.count { slotFloats = max(slotFloats, count * spec.slotWidth(j)) }
-      slotFloats = max(slotFloats, count * spec.columns)
+      slotFloats = max(slotFloats, count * spec.columns, spec.rows)
       states = max(states, spec.stateGates)
     }
     z = FloatBuffer(count: zFloats)
@@ -236,6 +236,26 @@ final class BatchedRun {
           case .strided(let base, let ld):
             timing.inPlace += 1
             product(memory + base, ld: ld, slot: j)
+          case .broadcast(let base):
+            // v = W_j·x once, then added to (or, first, written into) every row of z.
+            timing.inPlace += 1
+            let block = spec.weightBlock(ofSlot: j)
+            let begin = nanoseconds()
+            let v = gathered.pointer
+            cblas_sgemv(
+              CblasRowMajor, CblasNoTrans, Int32(spec.rows), Int32(block.width), 1,
+              weight + block.column, Int32(spec.columns), memory + base, 1, 0, v, 1)
+            for i in 0..<count {
+              let row = z.pointer + i * spec.rows
+              if products == 0 {
+                row.update(from: v, count: spec.rows)
+              } else {
+                for e in 0..<spec.rows { row[e] += v[e] }
+              }
+            }
+            kernel += nanoseconds() - begin
+            timing.launches += 2
+            products += 1
           case .gather:
             let begin = nanoseconds()
             let g = gathered.pointer

@@ -22,6 +22,8 @@ public struct ExecutionPlan: Sendable {
   public enum Access: Sendable, Equatable {
     /// Row i sits at `base + i·ld` floats: passed to the GEMM in place.
     case strided(base: Int, ld: Int)
+    /// Every row is the same tensor at `base`: one matrix–vector product, added to every row.
+    case broadcast(base: Int)
     /// Scattered: copied into a contiguous buffer first.
     case gather
   }
@@ -161,10 +163,12 @@ public struct ExecutionPlan: Sendable {
     slotAccess = access
   }
 
-  /// In place when the rows sit at a constant step of at least `width` floats; else a gather.
+  /// In place when the rows sit at a constant step of at least `width` floats, a broadcast when
+  /// they are all one tensor; else a gather.
   static func access(_ rows: [Int], width: Int) -> Access {
     guard let first = rows.first else { return .gather }
     guard rows.count > 1 else { return .strided(base: first, ld: max(width, 1)) }
+    if rows.allSatisfy({ $0 == first }) { return .broadcast(base: first) }
     let step = rows[1] - first
     guard step >= width, step > 0 else { return .gather }
     for (i, row) in rows.enumerated() where row != first + i * step { return .gather }

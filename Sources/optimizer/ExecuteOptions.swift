@@ -50,7 +50,14 @@ struct ExecuteOptions: ParsableArguments {
     options.threads = executeThreads
     options.seed = executeSeed
     options.gemm = ExecutionOptions.GEMMStrategy(rawValue: executeGemm) ?? .perSlot
-    let report = try CPUExecutor(options: options).execute(module, file: file)
+    let report: ExecutionReport
+    do {
+      report = try CPUExecutor(options: options).execute(module, file: file)
+    } catch {
+      // Point at the source line when the error is located in the input file.
+      guard error.file == file, let bytes = readFileBytes(file) else { throw error }
+      throw error.withSource(bytes)
+    }
     let compileMs = records.reduce(0) { $0 + $1.seconds } * 1e3
     let line = String(
       format: "execute: batched %.3g ms (kernels %.3g, copies %.3g), %d launches; "
