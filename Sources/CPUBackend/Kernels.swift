@@ -24,13 +24,13 @@ enum Kernels {
     }
     switch spec.kind {
     case .opaque:
-      for e in 0..<n { y[e] = tanhf(a(0, e)) }
+      for e in 0..<n { y[e] = tanh(a(0, e)) }
     case .lstm:
       let m = spec.stateGates
       for e in 0..<n {
-        var c = sigmoid(a(0, e)) * tanhf(a(2, e))
+        var c = sigmoid(a(0, e)) * tanh(a(2, e))
         for k in 0..<m { if let x = state[k] { c += sigmoid(a(3 + k, e)) * x[e] } }
-        y[e] = sigmoid(a(1, e)) * tanhf(c)
+        y[e] = sigmoid(a(1, e)) * tanh(c)
       }
     case .gru:
       let m = spec.stateGates
@@ -38,7 +38,7 @@ enum Kernels {
         var s: Float = 0
         for k in 0..<m { if let x = state[k] { s += sigmoid(a(2 + k, e)) * x[e] } }
         let update = sigmoid(a(0, e))
-        y[e] = (1 - update) * tanhf(a(1, e)) + update * s
+        y[e] = (1 - update) * tanh(a(1, e)) + update * s
       }
     default:  // linear: the sum of the row blocks (one block: y = W·x + b)
       for e in 0..<n {
@@ -57,7 +57,28 @@ enum Kernels {
     for x in xs { for e in 0..<width { y[e] += x[e] } }
   }
 
-  @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+  @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+
+  @inline(__always) static func tanh(_ x: Float) -> Float {
+    let e = exp(2 * x)
+    return (e - 1) / (e + 1)
+  }
+
+  /// e^x without a libm call, so the element-wise loops stay branch-free: x = k·ln2 + r with
+  /// |r| ≤ ln2/2 (ln2 split in two for exactness), e^r by its degree-6 Taylor polynomial
+  /// (relative error below 2e-7), 2^k built in the exponent bits. x is clamped to [-87, 88];
+  /// NaN stays NaN.
+  @inline(__always) static func exp(_ x: Float) -> Float {
+    let x = Swift.min(Swift.max(x, -87), 88)
+    // Adding 1.5·2^23 rounds x·log2(e) to an integer k held in the low mantissa bits.
+    let shifted = x * 1.442_695_04 + 12_582_912
+    let k = shifted - 12_582_912
+    let r = x - k * 0.693_359_375 + k * 2.121_944_4e-4
+    let p =
+      1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720))))))
+    let exponent = (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23
+    return p * Float(bitPattern: exponent)
+  }
 
   /// A node whose kernel is not a projection: its result from its operands (`operand(j)`:
   /// the value of operand j). Returns the BLAS calls made.

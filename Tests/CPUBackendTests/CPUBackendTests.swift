@@ -310,6 +310,20 @@ func expectExecutes(_ module: Module, _ name: String) throws {
     #expect(results(3) != results(4))
   }
 
+  @Test func fastExpAndTanhAreAccurate() {
+    var worstExp: Float = 0
+    var worstTanh: Float = 0
+    for i in -8000...8000 {
+      let x = Float(i) / 100
+      worstExp = max(worstExp, abs(Kernels.exp(x) - Foundation.exp(x)) / Foundation.exp(x))
+      worstTanh = max(worstTanh, abs(Kernels.tanh(x) - Foundation.tanh(x)))
+    }
+    #expect(worstExp < 5e-7)
+    #expect(worstTanh < 5e-7)
+    #expect(Kernels.exp(-200) == Foundation.exp(Float(-87)) || Kernels.exp(-200) < 1e-37)
+    #expect(Kernels.tanh(.nan).isNaN)
+  }
+
   @Test func mediansOfOddAndEvenCounts() {
     #expect(median([5, 1, 3]) == 3)
     #expect(median([4, 1, 3, 2]) == 2.5)
