@@ -11,40 +11,47 @@ import COpenBLAS
 /// pre-activations into its result, and the per-node kernels (lookup, input, add, matvec, linear
 /// over matrices). The formulas are in docs/cpu-backend.md.
 enum Kernels {
-  /// Turns pre-activations `z` (`spec.rows` floats) into the result `y`; `state[k]` is the value
-  /// of weighted slot `S - m + k` (the m forget/reset gates' operands), nil when absent.
+  /// Turns pre-activations `z` (`spec.rows` floats; the bias is added in place) into the result
+  /// `y`; `state[k]` is the value of weighted slot `S - m + k` (the m forget/reset gates'
+  /// operands), nil when absent. Each loop is plain pointer arithmetic so it vectorizes.
   @inline(__always)
   static func pointwise(
-    _ spec: KernelSpec, z: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    _ spec: KernelSpec, z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
     state: UnsafePointer<UnsafePointer<Float>?>, y: UnsafeMutablePointer<Float>
   ) {
     let n = spec.resultFloats
-    @inline(__always) func a(_ k: Int, _ e: Int) -> Float {
-      z[k * n + e] + (bias?[k * n + e] ?? 0)
-    }
+    if let bias { for r in 0..<spec.rows { z[r] += bias[r] } }
     switch spec.kind {
     case .opaque:
-      for e in 0..<n { y[e] = tanh(a(0, e)) }
+      for e in 0..<n { y[e] = tanh(z[e]) }
     case .lstm:
-      let m = spec.stateGates
-      for e in 0..<n {
-        var c = sigmoid(a(0, e)) * tanh(a(2, e))
-        for k in 0..<m { if let x = state[k] { c += sigmoid(a(3 + k, e)) * x[e] } }
-        y[e] = sigmoid(a(1, e)) * tanh(c)
+      // Gates i, o, u, f_1 … f_m: c = σ(i)·tanh(u) + Σ σ(f_k)·x_k (held in y), y = σ(o)·tanh(c).
+      let (i, o, u) = (z, z + n, z + 2 * n)
+      for e in 0..<n { y[e] = sigmoid(i[e]) * tanh(u[e]) }
+      for k in 0..<spec.stateGates {
+        guard let x = state[k] else { continue }
+        let f = z + (3 + k) * n
+        for e in 0..<n { y[e] += sigmoid(f[e]) * x[e] }
       }
+      for e in 0..<n { y[e] = sigmoid(o[e]) * tanh(y[e]) }
     case .gru:
-      let m = spec.stateGates
+      // Gates z, n, r_1 … r_m: s = Σ σ(r_k)·x_k (held in y), y = (1-σ(z))·tanh(n) + σ(z)·s.
+      y.update(repeating: 0, count: n)
+      for k in 0..<spec.stateGates {
+        guard let x = state[k] else { continue }
+        let r = z + (2 + k) * n
+        for e in 0..<n { y[e] += sigmoid(r[e]) * x[e] }
+      }
+      let candidate = z + n
       for e in 0..<n {
-        var s: Float = 0
-        for k in 0..<m { if let x = state[k] { s += sigmoid(a(2 + k, e)) * x[e] } }
-        let update = sigmoid(a(0, e))
-        y[e] = (1 - update) * tanh(a(1, e)) + update * s
+        let update = sigmoid(z[e])
+        y[e] = (1 - update) * tanh(candidate[e]) + update * y[e]
       }
     default:  // linear: the sum of the row blocks (one block: y = W·x + b)
-      for e in 0..<n {
-        var sum: Float = 0
-        for k in 0..<spec.gates { sum += a(k, e) }
-        y[e] = sum
+      y.update(from: z, count: n)
+      for k in 1..<max(spec.gates, 1) {
+        let block = z + k * n
+        for e in 0..<n { y[e] += block[e] }
       }
     }
   }
