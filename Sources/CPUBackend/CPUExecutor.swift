@@ -34,7 +34,7 @@ public struct CPUExecutor: ExecutionTarget {
     // run never wrote cannot pass.
     batched.buffer.pointer.update(repeating: .nan, count: plan.arenaFloats)
     _ = batched.run()
-    _ = reference.run()
+    _ = reference.run(recordingCondition: true)
     let error = try compare(module, plan: plan, batched: batched, reference: reference, file: file)
 
     var totals: [Double] = []
@@ -67,7 +67,7 @@ public struct CPUExecutor: ExecutionTarget {
       let floats = plan.kernels[module.type(of: n)]?.resultFloats ?? 0
       let a = batched.buffer.pointer + plan.resultOffset[n]
       let r = reference.buffer.pointer + reference.resultOffset[n]
-      var scale: Float = 1
+      var scale = max(1, reference.condition[n])
       for e in 0..<floats { scale = max(scale, abs(r[e])) }
       for e in 0..<floats {
         let difference = abs(a[e] - r[e])
@@ -79,7 +79,8 @@ public struct CPUExecutor: ExecutionTarget {
             location: module.tracksLocations ? module.nodeLocation[n] : .unknown,
             message: "execute: node \(name) (id \(n), instance '\(instance)') differs from the "
               + "unbatched reference at element \(e): \(a[e]) vs \(r[e]) (tolerance "
-              + "\(options.tolerance)·max(1, max |reference|) = \(options.tolerance * scale)); "
+              + "\(options.tolerance)·max(1, max |reference|, ‖W row‖·Σ‖x‖) = "
+              + "\(options.tolerance * scale)); "
               + "the schedule or the layout is wrong")
         }
         worst = max(worst, difference)
@@ -341,6 +342,10 @@ final class ReferenceRun {
   let z: FloatBuffer
   let tail: FloatBuffer
   let state: UnsafeMutablePointer<UnsafePointer<Float>?>
+  /// The largest 2-norm of a row of each type's W.
+  let rowNorm: [Float]
+  /// Per node, after `run(recordingCondition: true)`: ‖W row‖ · Σ_j ‖x_j‖ for projections, else 0.
+  var condition: [Float]
 
   init(module: Module, plan: ExecutionPlan, values: HostValues, seed: UInt64) {
     self.module = module
@@ -366,6 +371,19 @@ final class ReferenceRun {
     resultOffset = offsets
     order = topologicalOrder(module)
     z = FloatBuffer(count: rows)
+    rowNorm = plan.kernels.indices.map { t in
+      guard let spec = plan.kernels[t], spec.isProjection, let w = values.weight[t] else {
+        return 0
+      }
+      var largest: Float = 0
+      for r in 0..<spec.rows {
+        var squares: Float = 0
+        for c in 0..<spec.columns { squares += w.pointer[r * spec.columns + c] * w.pointer[r * spec.columns + c] }
+        largest = max(largest, squares)
+      }
+      return largest.squareRoot()
+    }
+    condition = [Float](repeating: 0, count: module.nodeCount)
     tail = FloatBuffer(count: plan.kernels.reduce(0) { max($0, $1?.columns ?? 0) })
     state = .allocate(capacity: states)
     state.initialize(repeating: nil, count: states)
@@ -373,8 +391,9 @@ final class ReferenceRun {
 
   deinit { state.deallocate() }
 
-  /// Runs every node once; returns the wall time in ms.
-  func run() -> Double {
+  /// Runs every node once; returns the wall time in ms. With `recordingCondition`, also fills
+  /// `condition` (untimed use only).
+  func run(recordingCondition: Bool = false) -> Double {
     let memory = buffer.pointer
     let start = nanoseconds()
     for n in order {
@@ -389,6 +408,17 @@ final class ReferenceRun {
           operand: { UnsafePointer(memory + self.operandSource[first + $0]) },
           weight: values.weight[t]?.pointer, bias: values.bias[t]?.pointer, values: values, y: y)
         continue
+      }
+      if recordingCondition {
+        // ‖W row‖ · Σ_j ‖x_j‖ bounds Σ|w||x|, the scale of a product's rounding error.
+        var norms: Float = 0
+        for k in first..<first + count {
+          let x = memory + operandSource[k]
+          var squares: Float = 0
+          for e in 0..<spec.weightBlock(ofSlot: k - first).width { squares += x[e] * x[e] }
+          norms += squares.squareRoot()
+        }
+        condition[n] = rowNorm[t] * norms
       }
       let weighted = min(count, spec.weightedSlots)
       for j in 0..<weighted {

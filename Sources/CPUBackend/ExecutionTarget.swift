@@ -31,8 +31,9 @@ public struct ExecutionOptions: Sendable {
   public var gemm = GEMMStrategy.perSlot
   /// Use the module's layout when it has one; `.creationOrder` ignores it.
   public var memory = ExecutionPlan.Memory.layout
-  /// A node's batched result `a` passes when every `|a_e - r_e| ≤ tolerance · max(1, max_e |r_e|)`
-  /// against the reference `r` (normwise relative, as BLAS test suites check products).
+  /// A node's batched result `a` passes when every `|a_e - r_e| ≤ tolerance · max(1, max_e |r_e|,
+  /// ‖W row‖·Σ_j ‖x_j‖)` against the reference `r`: normwise relative, and scaled by the bound
+  /// on Σ|w||x| that governs a product's rounding error (a sum over thousands of operands).
   public var tolerance: Float = 1e-4
   /// Refuse to run when the buffers would take more bytes than this.
   public var maxBytes = 8 << 30
