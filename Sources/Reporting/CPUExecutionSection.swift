@@ -15,8 +15,8 @@ public struct CPUExecutionSection {
   public var hidden = 256
   /// mv-rnn carries a `[h x h]` matrix per node: at 256 it needs gigabytes and seconds a run.
   public var mvRNNHidden = 64
-  /// Timed runs after the warm-up (fewer than the CLI's 5, to keep the report's time modest).
-  public var repeats = 3
+  /// Timed rounds after the checked warm-up run.
+  public var repeats = 5
 
   /// The configurations compared: a pipeline, and whether results live at its layout.
   public struct Configuration: Sendable {
@@ -75,30 +75,47 @@ public struct CPUExecutionSection {
     return graphs
   }
 
+  /// Prepares every configuration (and ED-Batch-like with concatenation), checks each against
+  /// the reference, then times them round-robin: one run of each in turn, `repeats` rounds, so
+  /// a shared machine's noise falls on all of them alike. The unbatched reference takes its turn
+  /// in each round too.
   func measure(_ graph: ReportGraph) throws(Diagnostic) -> Row {
     var options = ExecutionOptions()
     options.repeats = repeats
-    var runs: [(report: ExecutionReport, batches: Int)] = []
+    var executions: [CPUExecution] = []
+    var batches: [Int] = []
     var compileMs = 0.0
-    var laidOut = graph.module
     for configuration in Self.configurations {
       let (module, records) = try Experiments.run(configuration.pipeline, on: graph.module)
-      runs.append(
-        (
-          try CPUExecutor(options: options).execute(module, file: graph.name),
-          module.schedule?.batchCount ?? 0
-        ))
+      executions.append(try CPUExecution(module, options: options, file: graph.name))
+      batches.append(module.schedule?.batchCount ?? 0)
       if configuration.name == "ED-Batch-like" {
         let passMs = records.reduce(0) { $0 + $1.seconds } * 1e3
         compileMs = passMs - records.reduce(0) { $0 + ($1.statistics["train_ms"] ?? 0) }
-        laidOut = module
+        options.gemm = .concatenate
+        executions.append(try CPUExecution(module, options: options, file: graph.name))
       }
     }
-    options.gemm = .concatenate
-    let concatenated = try CPUExecutor(options: options).execute(laidOut, file: graph.name)
+    var timings = [[BatchedTiming]](repeating: [], count: executions.count)
+    var unbatched: [Double] = []
+    for _ in 0..<repeats {
+      for (i, execution) in executions.enumerated() {
+        timings[i].append(execution.timeBatched())
+      }
+      unbatched.append(executions[0].timeUnbatched())
+    }
+    let unbatchedMs = median(unbatched)
+    let reports = executions.indices.map { i in
+      executions[i].report(
+        batchedMs: median(timings[i].map(\.totalMs)), kernelMs: median(timings[i].map(\.kernelMs)),
+        copyMs: median(timings[i].map(\.copyMs)), unbatchedMs: unbatchedMs,
+        last: timings[i].last ?? BatchedTiming())
+    }
+    let concat = Self.configurations.count
     return Row(
-      graph: graph, unbatchedMs: median(runs.map(\.report.unbatchedMs)), runs: runs,
-      concatenated: concatenated, compileMs: compileMs)
+      graph: graph, unbatchedMs: unbatchedMs,
+      runs: Self.configurations.indices.map { (reports[$0], batches[$0]) },
+      concatenated: reports[concat], compileMs: compileMs)
   }
 
   /// Measures every graph and renders the section with its chart.
@@ -123,8 +140,9 @@ public struct CPUExecutionSection {
 
       The schedules run for real (`--execute cpu`, [cpu-backend](cpu-backend.md)): float32, \
       OpenBLAS `sgemm` on one thread, weights and inputs from seed 1; every run checked node by \
-      node against the unbatched reference (max error below). Median of \(repeats) runs after a \
-      warm-up, ms per mini-batch. Generated families: \(instances) instances, hidden \(hidden) \
+      node against the unbatched reference (max error below). Median of \(repeats) rounds after a \
+      checked warm-up, ms per mini-batch; in each round every configuration of the graph runs \
+      once in turn, so the machine's load falls on all of them alike. Generated families: \(instances) instances, hidden \(hidden) \
       (mv-rnn: \(mvRNNHidden), its per-node matrices make 256 too slow and too large); corpus G0 \
       imported with \(hidden) floats a tensor. **depth**: `fsm-batch{policy=depth}`; \
       **DyNet-like**: `fsm-batch{policy=agenda}`, creation-order memory; **fsm**: `fsm-batch`, \
