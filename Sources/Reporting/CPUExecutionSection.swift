@@ -16,7 +16,7 @@ public struct CPUExecutionSection {
   /// mv-rnn carries a `[h x h]` matrix per node: at 256 it needs gigabytes and seconds a run.
   public var mvRNNHidden = 64
   /// Timed rounds after the checked warm-up run.
-  public var repeats = 5
+  public var repeats = 9
 
   /// The configurations compared: a pipeline, and whether results live at its layout.
   public struct Configuration: Sendable {
