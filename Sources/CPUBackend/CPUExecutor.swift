@@ -415,7 +415,9 @@ final class ReferenceRun {
       var largest: Float = 0
       for r in 0..<spec.rows {
         var squares: Float = 0
-        for c in 0..<spec.columns { squares += w.pointer[r * spec.columns + c] * w.pointer[r * spec.columns + c] }
+        for c in 0..<spec.columns {
+          squares += w.pointer[r * spec.columns + c] * w.pointer[r * spec.columns + c]
+        }
         largest = max(largest, squares)
       }
       return largest.squareRoot()
@@ -468,7 +470,9 @@ final class ReferenceRun {
       if count > weighted {
         let block = spec.weightBlock(ofSlot: weighted - 1)
         Kernels.sum(
-          (first + weighted..<first + count).lazy.map { UnsafePointer(memory + self.operandSource[$0]) },
+          (first + weighted..<first + count).lazy.map {
+            UnsafePointer(memory + self.operandSource[$0])
+          },
           width: block.width, into: tail.pointer)
         cblas_sgemv(
           CblasRowMajor, CblasNoTrans, Int32(spec.rows), Int32(block.width), 1,

@@ -119,7 +119,8 @@ enum Kernels {
       let c = spec.matrixColumns
       for j in 0..<operandCount {
         let block = spec.columnStart[j]
-        let width = (j + 1 < spec.columnStart.count ? spec.columnStart[j + 1] : spec.columns) - block
+        let width =
+          (j + 1 < spec.columnStart.count ? spec.columnStart[j + 1] : spec.columns) - block
         cblas_sgemm(
           CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(spec.rows), Int32(c), Int32(width), 1,
           weight + block, Int32(spec.columns), operand(j), Int32(c), j == 0 ? 0 : 1, y, Int32(c))

@@ -202,9 +202,13 @@ public struct CPUExecutionSection {
     chart.referenceY = 1
     let svg = chart.bars(
       categories: rows.map { $0.graph.name },
-      series: [SVGChart.Series(name: "unbatched", values: rows.map {
-        $0.unbatchedMs / max($0.runs[dynet].report.batchedMs, 1e-9)
-      })]
+      series: [
+        SVGChart.Series(
+          name: "unbatched",
+          values: rows.map {
+            $0.unbatchedMs / max($0.runs[dynet].report.batchedMs, 1e-9)
+          })
+      ]
         + names.indices.map { i in
           SVGChart.Series(
             name: names[i],

@@ -122,7 +122,9 @@ func expectExecutes(_ module: Module, _ name: String) throws {
     let (a, b) = (Int(nodes[nodes.startIndex]), Int(nodes[nodes.startIndex + 1]))
     layout.offsets[a] = layout.offsets[b]
     module.layout = layout
-    #expect(throws: Diagnostic.self) { try CPUExecutor(options: quick).execute(module, file: sample) }
+    #expect(throws: Diagnostic.self) {
+      try CPUExecutor(options: quick).execute(module, file: sample)
+    }
     do {
       _ = try CPUExecutor(options: quick).execute(module, file: sample)
     } catch {
@@ -206,9 +208,9 @@ func expectExecutes(_ module: Module, _ name: String) throws {
       return (0..<width).map { memory[plan.operandSource[k] + $0] }
     }
     func result(_ n: Int) -> [Float] { (0..<2).map { memory[plan.resultOffset[n] + $0] } }
-    func project(_ t: Int, _ x: [Float]) -> [Float] {
-      let spec = try! #require(plan.kernels[t])
-      let w = try! #require(values.weight[t])
+    func project(_ t: Int, _ x: [Float]) throws -> [Float] {
+      let spec = try #require(plan.kernels[t])
+      let w = try #require(values.weight[t])
       return (0..<spec.rows).map { r in
         var sum = values.bias[t].map { $0.pointer[r] } ?? 0
         for c in 0..<spec.columns { sum += w.pointer[r * spec.columns + c] * x[c] }
@@ -219,24 +221,24 @@ func expectExecutes(_ module: Module, _ name: String) throws {
     func close(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 } }
 
     // linear: y = W·[x0; x1] + b.
-    let y = project(0, value(0) + value(1))
+    let y = try project(0, value(0) + value(1))
     #expect(close(result(0), y))
     // lstm (g = 4: i, o, u, f on the state x1): c = σ(i)·tanh(u) + σ(f)·x1; h = σ(o)·tanh(c).
     let x1 = value(3)
-    let z = project(1, result(0) + x1)
+    let z = try project(1, result(0) + x1)
     let h = (0..<2).map { e in
       sigmoid(z[2 + e]) * tanh(sigmoid(z[e]) * tanh(z[4 + e]) + sigmoid(z[6 + e]) * x1[e])
     }
     #expect(close(result(1), h))
     // gru (g = 3: z, n, r on x1): y = (1-σ(z))·tanh(n) + σ(z)·σ(r)·x1.
-    let u = project(2, result(1) + result(0))
+    let u = try project(2, result(1) + result(0))
     let r = (0..<2).map { e in
       (1 - sigmoid(u[e])) * tanh(u[2 + e]) + sigmoid(u[e]) * sigmoid(u[4 + e]) * result(0)[e]
     }
     #expect(close(result(2), r))
     // opaque with 5 operands: 4 weight blocks; the fifth shares the fourth.
     let tailInput = (0..<2).map { result(0)[$0] + result(1)[$0] }
-    let q = project(3, result(0) + result(1) + result(2) + tailInput).map { tanh($0) }
+    let q = try project(3, result(0) + result(1) + result(2) + tailInput).map { tanh($0) }
     #expect(close(result(3), q))
   }
 
@@ -272,7 +274,8 @@ func expectExecutes(_ module: Module, _ name: String) throws {
       instance a { %x = s(_) }
       schedule { batch s 0 }
       """)
-    #expect(unknown?.headline.hasPrefix("t.dg:2:6: error: cpu backend: op type 's' (softmax)") == true)
+    #expect(
+      unknown?.headline.hasPrefix("t.dg:2:6: error: cpu backend: op type 's' (softmax)") == true)
     let gates = try error(
       """
       dg 1
@@ -347,12 +350,32 @@ func randomCellModule(seed: UInt64, instances: Int = 3, nodes: Int = 40) -> Modu
       + (bias ? [Weight(id: "b\(name)", type: TensorType(.f32, [rows]))] : [])
   }
   let kinds: [(OpType, min: Int, max: Int)] = [
-    (OpType(name: "param", kind: "opaque", operands: [v], variadic: true, result: v, unbatched: true), 0, 0),
+    (
+      OpType(
+        name: "param", kind: "opaque", operands: [v], variadic: true, result: v, unbatched: true),
+      0, 0
+    ),
     (OpType(name: "op", kind: "opaque", operands: [v], variadic: true, result: v), 1, 7),
-    (OpType(name: "lin", kind: "linear", operands: [v, v], result: v, weights: weights("lin", rows: 8, columns: 8, bias: true)), 2, 2),
-    (OpType(name: "cell", kind: "lstm", operands: [v, v, v], variadic: true, result: v, weights: weights("cell", rows: 16, columns: 8, bias: true)), 2, 4),
-    (OpType(name: "tree", kind: "lstm", operands: [v, v], result: v, weights: weights("tree", rows: 20, columns: 8, bias: true)), 2, 2),
-    (OpType(name: "g", kind: "gru", operands: [v, v], result: v, weights: weights("g", rows: 12, columns: 8, bias: false)), 2, 2),
+    (
+      OpType(
+        name: "lin", kind: "linear", operands: [v, v], result: v,
+        weights: weights("lin", rows: 8, columns: 8, bias: true)), 2, 2
+    ),
+    (
+      OpType(
+        name: "cell", kind: "lstm", operands: [v, v, v], variadic: true, result: v,
+        weights: weights("cell", rows: 16, columns: 8, bias: true)), 2, 4
+    ),
+    (
+      OpType(
+        name: "tree", kind: "lstm", operands: [v, v], result: v,
+        weights: weights("tree", rows: 20, columns: 8, bias: true)), 2, 2
+    ),
+    (
+      OpType(
+        name: "g", kind: "gru", operands: [v, v], result: v,
+        weights: weights("g", rows: 12, columns: 8, bias: false)), 2, 2
+    ),
     (OpType(name: "sum", kind: "add", operands: [v, v], result: v), 2, 2),
   ]
   for (type, _, _) in kinds { module.addOpType(type) }
