@@ -49,7 +49,17 @@ public final class CPUExecution {
       $0 + (plan.kernels[Int($1)]?.resultFloats ?? 0)
     }
     let inputFloats = plan.bufferFloats - plan.arenaFloats
-    let bytes = (plan.bufferFloats + referenceFloats + inputFloats) * 4
+    // Weights, and at most one constant row (lookup, input) a node.
+    let weightFloats = plan.kernels.reduce(0) { $0 + ($1?.weightFloats ?? 0) }
+    let constantFloats = module.nodeType.reduce(0) { total, t in
+      guard let spec = plan.kernels[Int(t)],
+        spec.kind == .lookup || spec.kind == .input
+          || spec.kind == .opaque
+      else { return total }
+      return total + spec.resultFloats
+    }
+    let bytes =
+      (plan.bufferFloats + referenceFloats + inputFloats + weightFloats + constantFloats) * 4
     guard bytes <= options.maxBytes else {
       throw Diagnostic(
         file: file, location: .unknown,

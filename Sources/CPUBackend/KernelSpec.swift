@@ -199,6 +199,17 @@ public struct KernelSpec: Sendable, Equatable {
         throw fail("state operand \(s) must be as wide as the result (\(n) floats)")
       }
     }
+    guard spec.rows.multipliedReportingOverflow(by: spec.columns).partialValue <= 1 << 32,
+      spec.rows <= Int(Int32.max), spec.columns <= Int(Int32.max)
+    else {
+      throw fail("W [\(spec.rows) x \(spec.columns)] is too large to execute")
+    }
     return spec
+  }
+
+  /// Floats of this kernel's weights (W and bias) on the host.
+  public var weightFloats: Int {
+    guard rows > 0, kind != .matvec else { return 0 }
+    return rows * columns + (hasBias ? rows : 0)
   }
 }

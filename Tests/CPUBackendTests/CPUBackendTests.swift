@@ -296,6 +296,18 @@ func expectExecutes(_ module: Module, _ name: String) throws {
     #expect(throws: Diagnostic.self) { try ExecutionPlan(unscheduled, file: "t") }
   }
 
+  @Test func aMemoryLimitIsAnErrorNotACrash() throws {
+    var module = try parseSample("tree-lstm")
+    _ = try PassManager(pipeline: "fsm-batch{policy=agenda}").run(on: &module, file: "t")
+    var options = quick
+    options.maxBytes = 1 << 16
+    #expect {
+      try CPUExecutor(options: options).execute(module, file: "t.dg")
+    } throws: { error in
+      (error as? Diagnostic)?.message.contains("more than the limit of") == true
+    }
+  }
+
   @Test func sameSeedSameValuesOtherSeedOtherValues() throws {
     var module = try parseSample("tree-gru")
     _ = try PassManager(pipeline: "fsm-batch{policy=agenda},pq-layout").run(on: &module, file: "t")
