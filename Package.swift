@@ -37,20 +37,32 @@ let package = Package(
     // The results report (docs/results.md), its SVG charts, and the CI regression guard.
     .target(
       name: "Reporting",
-      dependencies: ["AccelSim", "BatchIR", "BatchPasses", "GraphvizDump", "Workloads"]),
+      dependencies: [
+        "AccelSim", "BatchIR", "BatchPasses", "CPUBackend", "GraphvizDump", "Workloads",
+      ]),
     // The Graphviz C library (cgraph + gvc) as a system library.
     .systemLibrary(
       name: "CGraphviz",
       pkgConfig: "libgvc",
       providers: [.apt(["libgraphviz-dev"])]
     ),
+    // OpenBLAS (CBLAS) as a system library, for the CPU backend's matrix products.
+    .systemLibrary(
+      name: "COpenBLAS",
+      pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]
+    ),
+    // Runs a scheduled module for real on the CPU (float32, BLAS), checks it against
+    // one-node-at-a-time execution, and times it.
+    .target(name: "CPUBackend", dependencies: ["BatchIR", "COpenBLAS"]),
     // Module at any stage → Graphviz graph → DOT/SVG/PNG.
     .target(name: "GraphvizDump", dependencies: ["BatchIR", "CGraphviz"]),
     // The command line: argument parsing and wiring only.
     .executableTarget(
       name: "optimizer",
       dependencies: [
-        "AccelSim", "BatchIR", "BatchPasses", "GraphvizDump", "Reporting", "Workloads",
+        "AccelSim", "BatchIR", "BatchPasses", "CPUBackend", "GraphvizDump", "Reporting",
+        "Workloads",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -69,6 +81,9 @@ let package = Package(
     .testTarget(
       name: "GraphvizDumpTests", dependencies: ["GraphvizDump", "Workloads", "TestSupport"],
       exclude: ["Golden"]),
+    .testTarget(
+      name: "CPUBackendTests",
+      dependencies: ["BatchIR", "BatchPasses", "CPUBackend", "Workloads", "TestSupport"]),
     // Runs the pass-level golden cases under passes/.
     .testTarget(name: "GoldenTests", dependencies: ["BatchIR", "BatchPasses", "TestSupport"]),
   ],

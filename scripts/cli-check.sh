@@ -161,6 +161,20 @@ else
   fail "mixed module: status $status, stderr: $err"
 fi
 
+# --execute cpu (correctness only, not timing): batched matches the unbatched reference on every
+# policy with and without pq-layout; "execute" lands in --stats-json; no schedule is an error.
+# (A layout file whose offsets overlap is the verifier's error; Tests/CPUBackendTests corrupts
+# an offset in memory and sees the node-by-node check fail.)
+for pipeline in 'fsm-batch{policy=agenda}' 'fsm-batch{policy=depth},pq-layout' 'fsm-batch,pq-layout'; do
+  for sample in samples/tree-lstm.dg samples/lattice-gru.dg; do
+    "$bin" "$sample" -q --passes "$pipeline" --execute cpu --execute-repeat 1 --stats-json "$work/ex.json" \
+      && grep -q '"execute": {"batched_ms": ' "$work/ex.json" && grep -q '"max_abs_error": ' "$work/ex.json" \
+      && pass || fail "execute $sample with $pipeline"
+  done
+done
+err=$("$bin" samples/hello.dg --passes "" --execute cpu 2>&1 >/dev/null)
+[ $? -eq 1 ] && [[ "$err" == *"execute: the module has no schedule"* ]] && pass || fail "execute without a schedule: $err"
+
 # A bad pipeline is bad input (exit 1); usage errors exit 2.
 "$bin" --passes 'fsm-batch{' samples/hello.dg >/dev/null 2>&1; [ $? -eq 1 ] && pass || fail "bad pipeline should exit 1"
 "$bin" --no-such-flag >/dev/null 2>&1; [ $? -eq 2 ] && pass || fail "unknown flag should exit 2"

@@ -56,7 +56,20 @@ public struct ResultsReport {
     page += packing.markdown
     charts += packing.charts
     page += try compileTimeSection(corpus + generated, progress: progress)
+    let execution = try CPUExecutionSection(corpusDirectory: corpusDirectory).section(
+      chartFolder: chartFolder, progress: progress)
+    page += execution.markdown
+    charts += execution.charts
     return (page, charts)
+  }
+
+  /// Only the "Execution on CPU" section (`optimizer report --only-execution`), under the header.
+  public func generateExecution(chartFolder: String, progress: (String) -> Void = { _ in })
+    throws(Diagnostic) -> (markdown: String, charts: [Chart])
+  {
+    let execution = try CPUExecutionSection(corpusDirectory: corpusDirectory).section(
+      chartFolder: chartFolder, progress: progress)
+    return (header() + execution.markdown, execution.charts)
   }
 
   // MARK: - Sections

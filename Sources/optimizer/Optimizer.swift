@@ -60,6 +60,8 @@ struct RunCommand: ParsableCommand {
   )
   var accelerator: String?
 
+  @OptionGroup var executeOptions: ExecuteOptions
+
   @Flag(
     name: .long, inversion: .prefixedNo,
     help: "Verify the module after every pass (on by default; --no-verify-each for speed).")
@@ -171,6 +173,10 @@ struct RunCommand: ParsableCommand {
         }
         extraSections.append(("simulate", report.entries.map { ($0.name, $0.value) }))
       }
+    }
+    if let execution = try executeOptions.run(module, records: records, file: file) {
+      if !quiet { print(execution.line) }
+      extraSections.append(("execute", execution.section))
     }
     if let statsJson {
       outputs.add(

@@ -27,6 +27,9 @@ struct ReportCommand: ParsableCommand {
     name: .long, help: "Quick mode: measure the regression subset and write it as a baseline.")
   var writeBaseline: String?
 
+  @Flag(name: .long, help: "Measure and write only the \"Execution on CPU\" section.")
+  var onlyExecution = false
+
   @Flag(name: .shortAndLong, help: "No progress lines.")
   var quiet = false
 
@@ -59,7 +62,10 @@ struct ReportCommand: ParsableCommand {
     let report = ResultsReport(
       corpusDirectory: corpus,
       command: "optimizer report --corpus \(corpus) -o \(output)")
-    let (markdown, charts) = try report.generate(chartFolder: folderName, progress: progress)
+    let (markdown, charts) =
+      onlyExecution
+      ? try report.generateExecution(chartFolder: folderName, progress: progress)
+      : try report.generate(chartFolder: folderName, progress: progress)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     for chart in charts {
       try writeFileAtomically(folder.appendingPathComponent(chart.fileName).path, chart.svg)
