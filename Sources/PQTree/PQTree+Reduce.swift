@@ -15,14 +15,36 @@ extension PQTree {
   @discardableResult
   public mutating func reduce<C: Collection>(_ leaves: C) -> Bool where C.Element == Int {
     defer { scratch.reset() }
-    // Validate and deduplicate into the queue.
     for v in leaves {
-      guard v >= 0 && v < leafCount else { return false }
-      if scratch.nodes[v].queued { continue }
+      guard enqueue(v) else { return false }
+    }
+    return reduceQueued()
+  }
+
+  /// `reduce` for leaves held as `Int32` (as graph ids are), without a generic call per element.
+  @discardableResult
+  public mutating func reduce(_ leaves: ArraySlice<Int32>) -> Bool {
+    defer { scratch.reset() }
+    for v in leaves {
+      guard enqueue(Int(v)) else { return false }
+    }
+    return reduceQueued()
+  }
+
+  /// Validates one element and queues it unless it is already queued.
+  @inline(__always)
+  private mutating func enqueue(_ v: Int) -> Bool {
+    guard v >= 0 && v < leafCount else { return false }
+    if !scratch.nodes[v].queued {
       scratch.nodes[v].queued = true
       scratch.touched.append(Int32(v))
       scratch.queue.append(Int32(v))
     }
+    return true
+  }
+
+  /// The reduction by the queued leaves (the caller resets the scratch).
+  private mutating func reduceQueued() -> Bool {
     let total = scratch.queue.count
     if total <= 1 || total == leafCount { return true }
 

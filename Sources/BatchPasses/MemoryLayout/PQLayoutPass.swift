@@ -53,40 +53,36 @@ public struct PQLayoutPass: Pass {
     let baseline = Self.creationOrderSchedule(schedule)
     let baselineOrder = baseline.nodes.map(Int.init)
     let baselineOffsets = Self.offsets(forOrder: baselineOrder, requirements)
-    let baselineGathers = requirements.requiredGathers(
-      module, schedule: baseline, offsets: baselineOffsets)
+    let slots = SlotTable(module, schedule: baseline, requirements: requirements)
+    let baselineGathers = slots.requiredGathers(
+      module, schedule: baseline, offsets: baselineOffsets, requirements: requirements)
 
     // The PQ-tree layout.
     var tree = PQTree(leafCount: module.nodeCount)
-    for b in 0..<schedule.batchCount { tree.reduce(schedule.batch(b).lazy.map(Int.init)) }
+    for b in 0..<schedule.batchCount { tree.reduce(schedule.batch(b)) }
     var dropped = 0
-    for b in 0..<schedule.batchCount {
-      let batch = baseline.batch(b)
-      for j in 0..<requirements.slotCount(of: batch, in: module) {
-        if case .slice(let tensors) = requirements.slot(j, of: batch, in: module),
-          !tree.reduce(tensors.lazy.map(Int.init))
-        {
-          dropped += 1
-        }
-      }
+    for k in 0..<slots.slot.count where slots.sliceable[k] {
+      if !tree.reduce(slots.tensors(ofSlot: k)) { dropped += 1 }
     }
     var rank = [Int](repeating: 0, count: module.nodeCount)
     for (position, n) in baselineOrder.enumerated() { rank[n] = position }
-    Self.orient(&tree, rank: rank)
-    var forward = tree
+    // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
+    var flat = FlatPQTree(tree)
+    Self.orient(&flat, rank: rank)
+    var forward = flat
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
-    let pqOrder = tree.frontier()
+    let pqOrder = flat.frontier()
     Self.align(
-      &forward, from: pqOrder, module: module, schedule: baseline, requirements: requirements,
+      &forward, from: pqOrder, module: module, schedule: baseline, slots: slots,
       direction: .forward)
-    var backward = tree
+    var backward = flat
     Self.align(
-      &backward, from: pqOrder, module: module, schedule: baseline, requirements: requirements,
+      &backward, from: pqOrder, module: module, schedule: baseline, slots: slots,
       direction: .backward)
     let backwardOrder = backward.frontier()
     var both = backward
     Self.align(
-      &both, from: backwardOrder, module: module, schedule: baseline, requirements: requirements,
+      &both, from: backwardOrder, module: module, schedule: baseline, slots: slots,
       direction: .forward)
 
     var best: (choice: Int, schedule: Schedule, offsets: [Int64], gathers: [MemoryLayout.Gather])?
@@ -101,7 +97,8 @@ public struct PQLayoutPass: Pass {
           type: Int(schedule.batchType[b]),
           nodes: schedule.batch(b).sorted { offsets[Int($0)] < offsets[Int($1)] })
       }
-      let gathers = requirements.requiredGathers(module, schedule: laidOut, offsets: offsets)
+      let gathers = slots.requiredGathers(
+        module, schedule: laidOut, offsets: offsets, requirements: requirements)
       let cost = (gathers.reduce(0) { $0 + $1.bytes }, gathers.count)
       if let current = best,
         cost >= (current.gathers.reduce(0) { $0 + $1.bytes }, current.gathers.count)
@@ -137,64 +134,39 @@ public struct PQLayoutPass: Pass {
   /// range of positions, so positions are updated locally: O(nodes) over the whole schedule.
   /// `order` is the tree's frontier on entry.
   static func align(
-    _ tree: inout PQTree, from order: [Int], module: Module, schedule: Schedule,
-    requirements: LayoutRequirements, direction: AlignmentDirection
+    _ tree: inout FlatPQTree, from order: [Int], module: Module, schedule: Schedule,
+    slots: SlotTable, direction: AlignmentDirection
   ) {
     var position = [Int](repeating: 0, count: module.nodeCount)
     for (p, leaf) in order.enumerated() { position[leaf] = p }
     var batchOf = [Int32](repeating: -1, count: module.nodeCount)
     for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
-    func leaves(under node: Int) -> [Int] {
-      var result: [Int] = []
-      var stack = [node]
-      while let n = stack.popLast() {
-        if case .leaf(let leaf) = tree.kind(of: n) {
-          result.append(leaf)
-        } else {
-          // Pushed right to left, so the leftmost child is popped first.
-          let first = stack.count
-          tree.forEachChild(of: n) { stack.append($0) }
-          stack[first...].reverse()
-        }
-      }
-      return result
-    }
-    // Turning subtrees reorders children but never changes which leaves a node holds, so the
-    // leaf count of every node is computed once, children before parents.
-    var leafCount = [Int32](repeating: 0, count: tree.nodeCapacity)
-    if let root = tree.root {
-      var stack: [(node: Int, expanded: Bool)] = [(root, false)]
-      while let (node, expanded) = stack.popLast() {
-        if case .leaf = tree.kind(of: node) {
-          leafCount[node] = 1
-        } else if expanded {
-          var count: Int32 = 0
-          tree.forEachChild(of: node) { count += leafCount[$0] }
-          leafCount[node] = count
-        } else {
-          stack.append((node, true))
-          tree.forEachChild(of: node) { stack.append(($0, false)) }
-        }
-      }
-    }
     /// The subtree holding exactly the results of batch `b`, if there is one.
     func subtree(ofBatch b: Int) -> Int? {
       let batch = schedule.batch(b)
       var node = tree.node(forLeaf: Int(batch[batch.startIndex]))
-      while Int(leafCount[node]) < batch.count, let parent = tree.parent(of: node) {
+      while tree.leafCount(of: node) < batch.count, let parent = tree.parent(of: node) {
         node = parent
       }
-      return Int(leafCount[node]) == batch.count ? node : nil
+      return tree.leafCount(of: node) == batch.count ? node : nil
     }
     /// Orders the subtree by `key` and moves its leaves' positions within their range.
     // Dense scratch for `turn`: the key of each leaf (Int.max: none), and `orient`'s per-node minimum.
     var keyOf = [Int](repeating: Int.max, count: module.nodeCount)
-    var lowest = [Int](repeating: 0, count: tree.nodeCapacity)
+    var lowest = [Int](repeating: 0, count: tree.nodeCount)
     func turn(_ node: Int, key: [(leaf: Int, key: Int)]) {
       for (leaf, k) in key { keyOf[leaf] = k }
-      let start = leaves(under: node).map { position[$0] }.min() ?? 0
+      // A turned subtree keeps its range of positions.
+      var start = Int.max
+      for x in tree.subtree(of: node) {
+        if case .leaf(let leaf) = tree.kind(of: x) { start = min(start, position[leaf]) }
+      }
       orient(&tree, subtree: node, lowest: &lowest) { keyOf[$0] }
-      for (i, leaf) in leaves(under: node).enumerated() { position[leaf] = start + i }
+      var next = start
+      tree.forEachLeaf(under: node) { leaf in
+        position[leaf] = next
+        next += 1
+      }
       for (leaf, _) in key { keyOf[leaf] = Int.max }
     }
     switch direction {
@@ -202,7 +174,7 @@ public struct PQLayoutPass: Pass {
       for b in 0..<schedule.batchCount {
         let batch = schedule.batch(b)
         guard batch.count > 1,
-          let operands = largestSlice(of: batch, module: module, requirements: requirements),
+          let operands = slots.largestSlice(ofBatch: b),
           let node = subtree(ofBatch: b)
         else { continue }
         turn(node, key: zip(batch, operands).map { (Int($0), position[Int($1)]) })
@@ -223,31 +195,13 @@ public struct PQLayoutPass: Pass {
           turn(node, key: batch.map { (Int($0), consumerKey[Int($0)]) })
         }
         guard batch.count > 1,
-          let operands = largestSlice(of: batch, module: module, requirements: requirements)
+          let operands = slots.largestSlice(ofBatch: b)
         else { continue }
         for (r, o) in zip(batch, operands) where batchOf[Int(o)] >= 0 {
           consumerKey[Int(o)] = min(consumerKey[Int(o)], b * module.nodeCount + position[Int(r)])
         }
       }
     }
-  }
-
-  /// The operand tensors of the batch's sliceable slot with the most bytes, in batch order.
-  static func largestSlice(
-    of batch: ArraySlice<Int32>, module: Module, requirements: LayoutRequirements
-  ) -> [Int32]? {
-    var best: [Int32]?
-    var bestBytes = 0
-    for j in 0..<requirements.slotCount(of: batch, in: module) {
-      if case .slice(let tensors) = requirements.slot(j, of: batch, in: module) {
-        let bytes = tensors.count * requirements.tensorBytes[Int(tensors[0])]
-        if bytes > bestBytes {
-          best = tensors
-          bestBytes = bytes
-        }
-      }
-    }
-    return best
   }
 
   /// The schedule with each batch's nodes in creation (id) order.
@@ -272,40 +226,37 @@ public struct PQLayoutPass: Pass {
 
   /// Makes the tree's free choices follow `rank`: P-node children by their lowest-ranked leaf,
   /// Q-nodes turned so that their first child ranks lower than their last.
-  static func orient(_ tree: inout PQTree, rank: [Int]) {
+  static func orient(_ tree: inout FlatPQTree, rank: [Int]) {
     guard let root = tree.root else { return }
-    var lowest = [Int](repeating: 0, count: tree.nodeCapacity)
+    var lowest = [Int](repeating: 0, count: tree.nodeCount)
     orient(&tree, subtree: root, lowest: &lowest) { rank[$0] }
   }
 
   /// `orient` for the subtree under `top`, ranking leaves by `rank`. `lowest` is scratch indexed
-  /// by node id (every entry under `top` is written before it is read).
+  /// by node id (every entry under `top` is written before it is read). Each node's choice
+  /// depends only on the leaves below it, so nodes are visited children first, in one backward
+  /// sweep of the subtree's id range.
   static func orient(
-    _ tree: inout PQTree, subtree top: Int, lowest: inout [Int], rank: (Int) -> Int
+    _ tree: inout FlatPQTree, subtree top: Int, lowest: inout [Int], rank: (Int) -> Int
   ) {
-    let root = top
-    var stack: [(node: Int, expanded: Bool)] = [(root, false)]
-    while let (node, expanded) = stack.popLast() {
-      if case .leaf(let leaf) = tree.kind(of: node) {
+    for node in tree.subtree(of: top).reversed() {
+      switch tree.kind(of: node) {
+      case .leaf(let leaf):
         lowest[node] = rank(leaf)
         continue
-      }
-      let children = tree.children(of: node)
-      if !expanded {
-        stack.append((node, true))
-        for child in children { stack.append((child, false)) }
-        continue
-      }
-      switch tree.kind(of: node) {
       case .pNode:
-        tree.setChildOrder(ofP: node, children.sorted { [lowest] in lowest[$0] < lowest[$1] })
+        tree.sortChildren(ofP: node) { lowest[Int($0)] < lowest[Int($1)] }
       case .qNode:
-        if let first = children.first, let last = children.last, lowest[first] > lowest[last] {
+        let children = tree.children(of: node)
+        if let first = children.first, let last = children.last,
+          lowest[Int(first)] > lowest[Int(last)]
+        {
           tree.reverseQNode(node)
         }
-      case .leaf: break
       }
-      lowest[node] = children.reduce(Int.max) { [lowest] in min($0, lowest[$1]) }
+      var least = Int.max
+      for child in tree.children(of: node) { least = min(least, lowest[Int(child)]) }
+      lowest[node] = least
     }
   }
 }
