@@ -81,7 +81,9 @@ public struct LayoutRequirements: Sendable {
     if tensors.allSatisfy({ $0 == tensors[0] }) { return .free }
     let size = tensorBytes[Int(tensors[0])]
     if tensors.contains(where: { tensorBytes[Int($0)] != size }) { return .unsliceable }
-    if Set(tensors).count != tensors.count { return .unsliceable }
+    // A repeated tensor: neighbours once sorted (cheaper than hashing large batches).
+    let sorted = tensors.sorted()
+    if zip(sorted, sorted.dropFirst()).contains(where: ==) { return .unsliceable }
     return .slice(tensors)
   }
 

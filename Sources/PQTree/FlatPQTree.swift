@@ -25,7 +25,13 @@ public struct FlatPQTree: Sendable {
   static let qNode: Int32 = -2
 
   /// Copies the current shape and choices of `tree`.
-  public init(_ tree: PQTree) {
+  public init(_ tree: PQTree) { self.init(tree, labels: nil) }
+
+  /// Copies the current shape and choices of `tree`, calling its leaf i `labels[i]` (a
+  /// permutation of `0..<leafCount`): a caller can build the tree over its own dense order,
+  /// whose sets are runs of neighbouring leaves (cheaper to reduce), and read it in its ids.
+  public init(_ tree: PQTree, labels: [Int]?) {
+    precondition(labels.map { $0.count == tree.leafCount } ?? true, "one label per leaf")
     leafCount = tree.leafCount
     let capacity = tree.leafCount >= 2 ? tree.leafCount * 2 : tree.leafCount
     var element: [Int32] = []
@@ -49,8 +55,9 @@ public struct FlatPQTree: Sendable {
       let n = tree.nodes[Int(x)]
       switch n.kind {
       case PQTree.kindLeaf:
-        element.append(x)
-        leafNode[Int(x)] = id
+        let leaf = labels.map { $0[Int(x)] } ?? Int(x)
+        element.append(Int32(leaf))
+        leafNode[leaf] = id
       default:
         element.append(n.kind == PQTree.kindQ ? Self.qNode : Self.pNode)
         let first = Int32(childList.count)

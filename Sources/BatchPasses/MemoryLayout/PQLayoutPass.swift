@@ -52,22 +52,32 @@ public struct PQLayoutPass: Pass {
     // The baseline: batches in schedule order, nodes in creation order inside each batch.
     let baseline = Self.creationOrderSchedule(schedule)
     let baselineOrder = baseline.nodes.map(Int.init)
-    let baselineOffsets = Self.offsets(forOrder: baselineOrder, requirements)
+    let stride = (0..<module.nodeCount).map { Int64(requirements.stride(ofNode: $0)) }
+    let baselineOffsets = Self.offsets(forOrder: baselineOrder, stride: stride)
+    var batchOf = [Int32](repeating: -1, count: module.nodeCount)
+    for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
     let slots = SlotTable(module, schedule: baseline, requirements: requirements)
     let baselineGathers = slots.requiredGathers(
-      module, schedule: baseline, offsets: baselineOffsets, requirements: requirements)
+      module, schedule: baseline, offsets: baselineOffsets, stride: stride)
 
-    // The PQ-tree layout.
-    var tree = PQTree(leafCount: module.nodeCount)
-    for b in 0..<schedule.batchCount { tree.reduce(schedule.batch(b)) }
-    var dropped = 0
-    for k in 0..<slots.slot.count where slots.sliceable[k] {
-      if !tree.reduce(slots.tensors(ofSlot: k)) { dropped += 1 }
-    }
+    // The PQ-tree layout, built over baseline positions rather than node ids: each batch's
+    // results are then neighbouring leaves, and so are most slots' operands, which keeps the
+    // tree's walks in cache. The represented orders are the same up to this renaming.
     var rank = [Int](repeating: 0, count: module.nodeCount)
     for (position, n) in baselineOrder.enumerated() { rank[n] = position }
+    var tree = PQTree(leafCount: module.nodeCount)
+    for b in 0..<baseline.batchCount {
+      let start = Int32(baseline.batchStart[b])
+      tree.reduce(Array(start..<start + Int32(baseline.batch(b).count))[...])
+    }
+    let rankedTensors = slots.tensors.map { Int32(rank[Int($0)]) }
+    var dropped = 0
+    for k in 0..<slots.slot.count where slots.sliceable[k] {
+      let range = Int(slots.tensorStart[k])..<Int(slots.tensorStart[k + 1])
+      if !tree.reduce(rankedTensors[range]) { dropped += 1 }
+    }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
-    var flat = FlatPQTree(tree)
+    var flat = FlatPQTree(tree, labels: baselineOrder)
     Self.orient(&flat, rank: rank)
     var forward = flat
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
@@ -89,16 +99,10 @@ public struct PQLayoutPass: Pass {
     for (choice, order) in [
       baselineOrder, pqOrder, forward.frontier(), backwardOrder, both.frontier(),
     ].enumerated() {
-      let offsets = Self.offsets(forOrder: order, requirements)
-      // Each batch runs its nodes in the order of their results in memory.
-      var laidOut = Schedule(policy: schedule.policy, location: schedule.location)
-      for b in 0..<schedule.batchCount {
-        laidOut.append(
-          type: Int(schedule.batchType[b]),
-          nodes: schedule.batch(b).sorted { offsets[Int($0)] < offsets[Int($1)] })
-      }
+      let offsets = Self.offsets(forOrder: order, stride: stride)
+      let laidOut = Self.schedule(schedule, inOrder: order, batchOf: batchOf)
       let gathers = slots.requiredGathers(
-        module, schedule: laidOut, offsets: offsets, requirements: requirements)
+        module, schedule: laidOut, offsets: offsets, stride: stride)
       let cost = (gathers.reduce(0) { $0 + $1.bytes }, gathers.count)
       if let current = best,
         cost >= (current.gathers.reduce(0) { $0 + $1.bytes }, current.gathers.count)
@@ -213,15 +217,27 @@ public struct PQLayoutPass: Pass {
     return sorted
   }
 
-  /// Offsets for tensors placed back to back in `order`, each at an aligned stride.
-  static func offsets(forOrder order: [Int], _ requirements: LayoutRequirements) -> [Int64] {
+  /// Offsets for tensors placed back to back in `order`, each at its aligned stride.
+  static func offsets(forOrder order: [Int], stride: [Int64]) -> [Int64] {
     var offsets = [Int64](repeating: 0, count: order.count)
     var next: Int64 = 0
     for n in order {
       offsets[n] = next
-      next += Int64(requirements.stride(ofNode: n))
+      next += stride[n]
     }
     return offsets
+  }
+
+  /// `schedule` with each batch's nodes in the order they come in `order` (their order in
+  /// memory); `batchOf` gives each node's batch (-1: none).
+  static func schedule(_ schedule: Schedule, inOrder order: [Int], batchOf: [Int32]) -> Schedule {
+    var laidOut = schedule
+    var next = schedule.batchStart.dropLast().map(Int.init)
+    for n in order where batchOf[n] >= 0 {
+      laidOut.nodes[next[Int(batchOf[n])]] = Int32(n)
+      next[Int(batchOf[n])] += 1
+    }
+    return laidOut
   }
 
   /// Makes the tree's free choices follow `rank`: P-node children by their lowest-ranked leaf,

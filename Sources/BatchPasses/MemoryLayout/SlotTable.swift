@@ -65,14 +65,15 @@ struct SlotTable {
   /// Every listed slot that `offsets` does not serve when the batches run their nodes in
   /// `schedule`'s order (the same batches as the table's, in any order inside each), in batch and
   /// slot order: what `LayoutRequirements.requiredGathers` returns, without re-classifying.
+  /// `stride` is each node's aligned size.
   func requiredGathers(
-    _ module: Module, schedule: Schedule, offsets: [Int64], requirements: LayoutRequirements
+    _ module: Module, schedule: Schedule, offsets: [Int64], stride: [Int64]
   ) -> [MemoryLayout.Gather] {
     var gathers: [MemoryLayout.Gather] = []
     for k in 0..<slot.count {
       let b = Int(batch[k])
       if sliceable[k]
-        && isSlice(slot: Int(slot[k]), of: schedule.batch(b), module, offsets, requirements)
+        && isSlice(slot: Int(slot[k]), of: schedule.batch(b), module, offsets, stride)
       {
         continue
       }
@@ -84,19 +85,19 @@ struct SlotTable {
   /// Whether operand j of `nodes`, in this order, lies at `base, base + stride, …`.
   private func isSlice(
     slot j: Int, of nodes: ArraySlice<Int32>, _ module: Module, _ offsets: [Int64],
-    _ requirements: LayoutRequirements
+    _ stride: [Int64]
   ) -> Bool {
     var expected: Int64 = 0
-    var stride: Int64 = 0
+    var step: Int64 = 0
     for (i, n) in nodes.enumerated() {
       let operands = module.operands(of: Int(n))
       let t = Int(operands[operands.startIndex + j])
       if i == 0 {
         expected = offsets[t]
-        stride = Int64(requirements.stride(ofNode: t))
+        step = stride[t]
       }
       if offsets[t] != expected { return false }
-      expected += stride
+      expected += step
     }
     return true
   }
