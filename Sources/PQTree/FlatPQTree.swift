@@ -153,6 +153,45 @@ public struct FlatPQTree: Sendable {
     childList[Int(childStart[node])..<Int(childStart[node + 1])].sort(by: areInIncreasingOrder)
   }
 
+  /// Makes the free choices under `top` follow `key` (a number per leaf): each P-node's children
+  /// in the order of the least key below them (stable: equal children keep their order), each
+  /// Q-node turned so that its first child's least key is not above its last child's. `least` is
+  /// scratch indexed by node id; on return it holds the least key below every node of the subtree.
+  /// Each choice depends only on the leaves below, so one backward sweep of the subtree's ids
+  /// visits children before parents.
+  public mutating func orient(subtree top: Int, least: inout [Int], key: (Int) -> Int) {
+    var pairs: [(key: Int, child: Int32)] = []
+    var x = Int(subtreeEnd[top]) - 1
+    while x >= top {
+      defer { x -= 1 }
+      let first = Int(childStart[x])
+      let end = Int(childStart[x + 1])
+      if first == end {
+        least[x] = key(Int(element[x]))
+        continue
+      }
+      var lowest = Int.max
+      var sorted = true
+      var previous = Int.min
+      for k in first..<end {
+        let value = least[Int(childList[k])]
+        lowest = min(lowest, value)
+        if value < previous { sorted = false }
+        previous = value
+      }
+      least[x] = lowest
+      if element[x] == Self.pNode {
+        guard !sorted else { continue }
+        pairs.removeAll(keepingCapacity: true)
+        for k in first..<end { pairs.append((least[Int(childList[k])], childList[k])) }
+        pairs.sort { $0.key < $1.key }
+        for (i, pair) in pairs.enumerated() { childList[first + i] = pair.child }
+      } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
+        childList[first..<end].reverse()
+      }
+    }
+  }
+
   /// Calls `body` with each leaf under `node`, left to right.
   public func forEachLeaf(under node: Int, _ body: (Int) -> Void) {
     var stack: [Int32] = [Int32(node)]

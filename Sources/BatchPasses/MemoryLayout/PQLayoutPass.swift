@@ -65,11 +65,11 @@ public struct PQLayoutPass: Pass {
     // tree's walks in cache. The represented orders are the same up to this renaming.
     var rank = [Int](repeating: 0, count: module.nodeCount)
     for (position, n) in baselineOrder.enumerated() { rank[n] = position }
-    var tree = PQTree(leafCount: module.nodeCount)
-    for b in 0..<baseline.batchCount {
-      let start = Int32(baseline.batchStart[b])
-      tree.reduce(Array(start..<start + Int32(baseline.batch(b).count))[...])
-    }
+    var tree = PQTree(
+      leafCount: module.nodeCount,
+      disjointRuns: (0..<baseline.batchCount).map {
+        Int(baseline.batchStart[$0])..<Int(baseline.batchStart[$0 + 1])
+      })
     let rankedTensors = slots.tensors.map { Int32(rank[Int($0)]) }
     var dropped = 0
     for k in 0..<slots.slot.count where slots.sliceable[k] {
@@ -165,7 +165,7 @@ public struct PQLayoutPass: Pass {
       for x in tree.subtree(of: node) {
         if case .leaf(let leaf) = tree.kind(of: x) { start = min(start, position[leaf]) }
       }
-      orient(&tree, subtree: node, lowest: &lowest) { keyOf[$0] }
+      tree.orient(subtree: node, least: &lowest) { keyOf[$0] }
       var next = start
       tree.forEachLeaf(under: node) { leaf in
         position[leaf] = next
@@ -245,34 +245,6 @@ public struct PQLayoutPass: Pass {
   static func orient(_ tree: inout FlatPQTree, rank: [Int]) {
     guard let root = tree.root else { return }
     var lowest = [Int](repeating: 0, count: tree.nodeCount)
-    orient(&tree, subtree: root, lowest: &lowest) { rank[$0] }
-  }
-
-  /// `orient` for the subtree under `top`, ranking leaves by `rank`. `lowest` is scratch indexed
-  /// by node id (every entry under `top` is written before it is read). Each node's choice
-  /// depends only on the leaves below it, so nodes are visited children first, in one backward
-  /// sweep of the subtree's id range.
-  static func orient(
-    _ tree: inout FlatPQTree, subtree top: Int, lowest: inout [Int], rank: (Int) -> Int
-  ) {
-    for node in tree.subtree(of: top).reversed() {
-      switch tree.kind(of: node) {
-      case .leaf(let leaf):
-        lowest[node] = rank(leaf)
-        continue
-      case .pNode:
-        tree.sortChildren(ofP: node) { lowest[Int($0)] < lowest[Int($1)] }
-      case .qNode:
-        let children = tree.children(of: node)
-        if let first = children.first, let last = children.last,
-          lowest[Int(first)] > lowest[Int(last)]
-        {
-          tree.reverseQNode(node)
-        }
-      }
-      var least = Int.max
-      for child in tree.children(of: node) { least = min(least, lowest[Int(child)]) }
-      lowest[node] = least
-    }
+    tree.orient(subtree: root, least: &lowest) { rank[$0] }
   }
 }
