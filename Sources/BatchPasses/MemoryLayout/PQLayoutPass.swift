@@ -159,12 +159,13 @@ public struct PQLayoutPass: Pass {
     var keyOf = [Int](repeating: Int.max, count: module.nodeCount)
     var lowest = [Int](repeating: 0, count: tree.nodeCount)
     func turn(_ node: Int, key: [(leaf: Int, key: Int)]) {
+      // A turned subtree keeps its range of positions, which starts at its leftmost leaf
+      // (`position` always follows the tree's frontier).
+      var leftmost = node
+      while let child = tree.children(of: leftmost).first { leftmost = Int(child) }
+      guard case .leaf(let first) = tree.kind(of: leftmost) else { return }
+      let start = position[first]
       for (leaf, k) in key { keyOf[leaf] = k }
-      // A turned subtree keeps its range of positions.
-      var start = Int.max
-      for x in tree.subtree(of: node) {
-        if case .leaf(let leaf) = tree.kind(of: x) { start = min(start, position[leaf]) }
-      }
       tree.orient(subtree: node, least: &lowest) { keyOf[$0] }
       var next = start
       tree.forEachLeaf(under: node) { leaf in
