@@ -63,12 +63,17 @@ public struct PQTree: Sendable {
     precondition(n >= 0 && n < Int(Int32.max) / 2, "leafCount out of range")
     leafCount = n
     let count = n >= 2 ? n + 1 : n
-    nodes = (0..<count).map { i in
-      Node(
-        kind: Self.kindLeaf, parentLink: n >= 2 ? Int32(n) : Self.none,
-        sib0: Int32(i - 1), sib1: i + 1 < n ? Int32(i + 1) : Self.none)
+    // Room for every internal node a tree of n leaves can hold (fewer than n at a time, freed
+    // ones reused), so growing never copies the arrays; pages not yet used stay unmapped.
+    nodes = []
+    nodes.reserveCapacity(2 * n)
+    for i in 0..<count {
+      nodes.append(
+        Node(
+          kind: Self.kindLeaf, parentLink: n >= 2 ? Int32(n) : Self.none,
+          sib0: Int32(i - 1), sib1: i + 1 < n ? Int32(i + 1) : Self.none))
     }
-    scratch = ReductionScratch(nodeCount: count)
+    scratch = ReductionScratch(nodeCount: count, capacity: 2 * n)
     if n >= 2 {
       nodes[n] = Node(kind: Self.kindP, end0: 0, end1: Int32(n - 1), childCount: Int32(n))
       rootNode = Int32(n)
