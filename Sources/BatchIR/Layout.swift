@@ -81,9 +81,12 @@ public struct LayoutRequirements: Sendable {
     if tensors.allSatisfy({ $0 == tensors[0] }) { return .free }
     let size = tensorBytes[Int(tensors[0])]
     if tensors.contains(where: { tensorBytes[Int($0)] != size }) { return .unsliceable }
-    // A repeated tensor: neighbours once sorted (cheaper than hashing large batches).
-    let sorted = tensors.sorted()
-    if zip(sorted, sorted.dropFirst()).contains(where: ==) { return .unsliceable }
+    // A repeated tensor: neighbours once sorted (cheaper than hashing large batches); operands
+    // that already increase, as they usually do, need no sort.
+    if !zip(tensors, tensors.dropFirst()).allSatisfy({ $0 < $1 }) {
+      let sorted = tensors.sorted()
+      if zip(sorted, sorted.dropFirst()).contains(where: ==) { return .unsliceable }
+    }
     return .slice(tensors)
   }
 
