@@ -90,8 +90,8 @@ struct SlotTable {
     var expected: Int64 = 0
     var step: Int64 = 0
     for (i, n) in nodes.enumerated() {
-      let operands = module.operands(of: Int(n))
-      let t = Int(operands[operands.startIndex + j])
+      // Indexing the flat operand array directly: no slice (and no retain) per node.
+      let t = Int(module.operands[Int(module.operandStart[Int(n)]) + j])
       if i == 0 {
         expected = offsets[t]
         step = stride[t]
