@@ -39,6 +39,6 @@ print("| graph | build | parse | fsm-batch | pq-layout | ebatch-pack | total wal
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for (g, name), rows in runs.items():
     m = [statistics.median(column) for column in zip(*rows)]
-    print(f"| {g} | {name} | " + " | ".join(f"{v:.2f} s" for v in m[:7]) + f" | {m[7]:.0f} MB |")
+    print(f"| {g} | {name} | " + " | ".join(f"{v:.2f} s" for v in m[:6]) + f" | {m[6]:.0f} MB |")
 PY
 rm -f "$raw"
