@@ -49,60 +49,60 @@ public struct PQLayoutPass: Pass {
     }
     let requirements = LayoutRequirements(module, alignment: alignment)
 
-    // The baseline: batches in schedule order, nodes in creation order inside each batch.
+    // The baseline: batches in schedule order, nodes in creation order inside each batch. The
+    // work below names nodes by their rank, their position in the baseline: each batch's results
+    // are then a run of ranks, and so are most slots' operands, which keeps the PQ-tree's walks
+    // and the arrays indexed by node nearly in order. Renaming changes no decision.
     let baseline = Self.creationOrderSchedule(schedule)
-    let baselineOrder = baseline.nodes.map(Int.init)
-    let stride = (0..<module.nodeCount).map { Int64(requirements.stride(ofNode: $0)) }
-    let baselineOffsets = Self.offsets(forOrder: baselineOrder, stride: stride)
-    var batchOf = [Int32](repeating: -1, count: module.nodeCount)
-    for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
-    let slots = SlotTable(module, schedule: baseline, requirements: requirements)
+    let n = module.nodeCount
+    guard baseline.nodes.count == n else {
+      throw Diagnostic(
+        file: Self.name, location: .unknown,
+        message: "pq-layout needs a schedule that runs every node once")
+    }
+    var rank = [Int](repeating: 0, count: n)
+    for (position, node) in baseline.nodes.enumerated() { rank[Int(node)] = position }
+    var ranked = baseline
+    ranked.nodes = (0..<Int32(baseline.nodes.count)).map { $0 }
+    let stride = baseline.nodes.map { Int64(requirements.stride(ofNode: Int($0))) }
+    var batchOf = [Int32](repeating: -1, count: n)
+    for b in 0..<ranked.batchCount { for r in ranked.batch(b) { batchOf[Int(r)] = Int32(b) } }
+    let slots = SlotTable(module, schedule: baseline, requirements: requirements, rank: rank)
+    let baselineOrder = Array(0..<n)
     let baselineGathers = slots.requiredGathers(
-      module, schedule: baseline, offsets: baselineOffsets, stride: stride)
+      schedule: ranked, offsets: Self.offsets(forOrder: baselineOrder, stride: stride),
+      stride: stride)
 
-    // The PQ-tree layout, built over baseline positions rather than node ids: each batch's
-    // results are then neighbouring leaves, and so are most slots' operands, which keeps the
-    // tree's walks in cache. The represented orders are the same up to this renaming.
-    var rank = [Int](repeating: 0, count: module.nodeCount)
-    for (position, n) in baselineOrder.enumerated() { rank[n] = position }
+    // The PQ-tree layout.
     var tree = PQTree(
-      leafCount: module.nodeCount,
-      disjointRuns: (0..<baseline.batchCount).map {
-        Int(baseline.batchStart[$0])..<Int(baseline.batchStart[$0 + 1])
+      leafCount: n,
+      disjointRuns: (0..<ranked.batchCount).map {
+        Int(ranked.batchStart[$0])..<Int(ranked.batchStart[$0 + 1])
       })
-    let rankedTensors = slots.tensors.map { Int32(rank[Int($0)]) }
     var dropped = 0
     for k in 0..<slots.slot.count where slots.sliceable[k] {
-      let range = Int(slots.tensorStart[k])..<Int(slots.tensorStart[k + 1])
-      if !tree.reduce(rankedTensors[range]) { dropped += 1 }
+      if !tree.reduce(slots.tensors(ofSlot: k)) { dropped += 1 }
     }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
-    var flat = FlatPQTree(tree, labels: baselineOrder)
-    Self.orient(&flat, rank: rank)
+    var flat = FlatPQTree(tree)
+    Self.orient(&flat, rank: baselineOrder)
     var forward = flat
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
-    Self.align(
-      &forward, from: pqOrder, module: module, schedule: baseline, slots: slots,
-      direction: .forward)
+    Self.align(&forward, from: pqOrder, schedule: ranked, slots: slots, direction: .forward)
     var backward = flat
-    Self.align(
-      &backward, from: pqOrder, module: module, schedule: baseline, slots: slots,
-      direction: .backward)
+    Self.align(&backward, from: pqOrder, schedule: ranked, slots: slots, direction: .backward)
     let backwardOrder = backward.frontier()
     var both = backward
-    Self.align(
-      &both, from: backwardOrder, module: module, schedule: baseline, slots: slots,
-      direction: .forward)
+    Self.align(&both, from: backwardOrder, schedule: ranked, slots: slots, direction: .forward)
 
     var best: (choice: Int, schedule: Schedule, offsets: [Int64], gathers: [MemoryLayout.Gather])?
     for (choice, order) in [
       baselineOrder, pqOrder, forward.frontier(), backwardOrder, both.frontier(),
     ].enumerated() {
       let offsets = Self.offsets(forOrder: order, stride: stride)
-      let laidOut = Self.schedule(schedule, inOrder: order, batchOf: batchOf)
-      let gathers = slots.requiredGathers(
-        module, schedule: laidOut, offsets: offsets, stride: stride)
+      let laidOut = Self.schedule(ranked, inOrder: order, batchOf: batchOf)
+      let gathers = slots.requiredGathers(schedule: laidOut, offsets: offsets, stride: stride)
       let cost = (gathers.reduce(0) { $0 + $1.bytes }, gathers.count)
       if let current = best,
         cost >= (current.gathers.reduce(0) { $0 + $1.bytes }, current.gathers.count)
@@ -111,7 +111,12 @@ public struct PQLayoutPass: Pass {
       }
       best = (choice, laidOut, offsets, gathers)
     }
-    guard let (choice, laidOut, offsets, gathers) = best else { return }
+    guard let (choice, rankedLayout, rankedOffsets, gathers) = best else { return }
+    // Back to node ids.
+    var laidOut = schedule
+    laidOut.nodes = rankedLayout.nodes.map { baseline.nodes[Int($0)] }
+    var offsets = [Int64](repeating: 0, count: n)
+    for (r, node) in baseline.nodes.enumerated() { offsets[Int(node)] = rankedOffsets[r] }
     module.schedule = laidOut
     module.layout = MemoryLayout(alignment: alignment, offsets: offsets, gathers: gathers)
 
@@ -138,12 +143,13 @@ public struct PQLayoutPass: Pass {
   /// range of positions, so positions are updated locally: O(nodes) over the whole schedule.
   /// `order` is the tree's frontier on entry.
   static func align(
-    _ tree: inout FlatPQTree, from order: [Int], module: Module, schedule: Schedule,
-    slots: SlotTable, direction: AlignmentDirection
+    _ tree: inout FlatPQTree, from order: [Int], schedule: Schedule, slots: SlotTable,
+    direction: AlignmentDirection
   ) {
-    var position = [Int](repeating: 0, count: module.nodeCount)
+    let nodeCount = order.count
+    var position = [Int](repeating: 0, count: nodeCount)
     for (p, leaf) in order.enumerated() { position[leaf] = p }
-    var batchOf = [Int32](repeating: -1, count: module.nodeCount)
+    var batchOf = [Int32](repeating: -1, count: nodeCount)
     for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
     /// The subtree holding exactly the results of batch `b`, if there is one.
     func subtree(ofBatch b: Int) -> Int? {
@@ -156,7 +162,7 @@ public struct PQLayoutPass: Pass {
     }
     /// Orders the subtree by `key` and moves its leaves' positions within their range.
     // Dense scratch for `turn`: the key of each leaf (Int.max: none), and `orient`'s per-node minimum.
-    var keyOf = [Int](repeating: Int.max, count: module.nodeCount)
+    var keyOf = [Int](repeating: Int.max, count: nodeCount)
     var lowest = [Int](repeating: 0, count: tree.nodeCount)
     func turn(_ node: Int, key: [(leaf: Int, key: Int)]) {
       // A turned subtree keeps its range of positions, which starts at its leftmost leaf
@@ -191,7 +197,7 @@ public struct PQLayoutPass: Pass {
       // order), packed into one integer; turning by every consumer in turn, latest first, would
       // give the same order when each tensor has one consumer, at a cost of one sort of the
       // producer per consumer instead of one in all.
-      var consumerKey = [Int](repeating: Int.max, count: module.nodeCount)
+      var consumerKey = [Int](repeating: Int.max, count: nodeCount)
       for b in (0..<schedule.batchCount).reversed() {
         let batch = schedule.batch(b)
         if batch.count > 1, let node = subtree(ofBatch: b),
@@ -203,7 +209,7 @@ public struct PQLayoutPass: Pass {
           let operands = slots.largestSlice(ofBatch: b)
         else { continue }
         for (r, o) in zip(batch, operands) where batchOf[Int(o)] >= 0 {
-          consumerKey[Int(o)] = min(consumerKey[Int(o)], b * module.nodeCount + position[Int(r)])
+          consumerKey[Int(o)] = min(consumerKey[Int(o)], b * nodeCount + position[Int(r)])
         }
       }
     }

@@ -6,13 +6,17 @@ import BatchIR
 /// Whether a slot is free, a slice or unsliceable does not depend on the order of the batch's
 /// nodes, so one table serves every order of the same batches. Flat arrays: the slots of batch b
 /// are `batchStart[b]..<batchStart[b + 1]`, in slot order; free slots are left out.
+///
+/// Nodes are named by their *rank*, their position in the schedule the table is built from
+/// (batch b holds ranks `schedule.batchStart[b]..<schedule.batchStart[b + 1]`), so that the
+/// candidate layouts are checked in arrays read nearly in order.
 struct SlotTable {
   /// Per listed slot: its batch, its operand index, its gather bytes and whether it can be a slice.
   var batch: [Int32] = []
   var slot: [Int32] = []
   var bytes: [Int] = []
   var sliceable: [Bool] = []
-  /// Per listed slot: its tensors in the order of the batch's nodes it was built from (sliceable
+  /// Per listed slot: the ranks of its tensors, in the order of the batch's nodes (sliceable
   /// slots only): `tensors[tensorStart[k]..<tensorStart[k + 1]]`.
   var tensorStart: [Int32] = [0]
   var tensors: [Int32] = []
@@ -21,7 +25,8 @@ struct SlotTable {
   /// Per batch: the listed slot of its largest slice (most bytes; the first of equals), or -1.
   var largest: [Int32] = []
 
-  init(_ module: Module, schedule: Schedule, requirements: LayoutRequirements) {
+  /// The table of `schedule`'s batches; `rank[n]` is node n's position in `schedule.nodes`.
+  init(_ module: Module, schedule: Schedule, requirements: LayoutRequirements, rank: [Int]) {
     for b in 0..<schedule.batchCount {
       let nodes = schedule.batch(b)
       var best: Int32 = -1
@@ -32,16 +37,18 @@ struct SlotTable {
         let k = Int32(slot.count)
         batch.append(Int32(b))
         slot.append(Int32(j))
-        bytes.append(requirements.gatherBytes(j, of: nodes, in: module))
         if case .slice(let operands) = kind {
-          sliceable.append(true)
-          tensors.append(contentsOf: operands)
+          // Every operand of a slice is in the arena and of one size: that is its gather.
           let size = operands.count * requirements.tensorBytes[Int(operands[0])]
+          bytes.append(size)
+          sliceable.append(true)
+          tensors.append(contentsOf: operands.lazy.map { Int32(rank[Int($0)]) })
           if size > bestBytes {
             best = k
             bestBytes = size
           }
         } else {
+          bytes.append(requirements.gatherBytes(j, of: nodes, in: module))
           sliceable.append(false)
         }
         tensorStart.append(Int32(tensors.count))
@@ -63,35 +70,32 @@ struct SlotTable {
   }
 
   /// Every listed slot that `offsets` does not serve when the batches run their nodes in
-  /// `schedule`'s order (the same batches as the table's, in any order inside each), in batch and
-  /// slot order: what `LayoutRequirements.requiredGathers` returns, without re-classifying.
-  /// `stride` is each node's aligned size.
-  func requiredGathers(
-    _ module: Module, schedule: Schedule, offsets: [Int64], stride: [Int64]
-  ) -> [MemoryLayout.Gather] {
+  /// `schedule`'s order (ranks; the same batches as the table's, in any order inside each), in
+  /// batch and slot order: what `LayoutRequirements.requiredGathers` returns, without
+  /// re-classifying. `offsets` and `stride` (each node's aligned size) are indexed by rank.
+  func requiredGathers(schedule: Schedule, offsets: [Int64], stride: [Int64])
+    -> [MemoryLayout.Gather]
+  {
     var gathers: [MemoryLayout.Gather] = []
     for k in 0..<slot.count {
       let b = Int(batch[k])
-      if sliceable[k]
-        && isSlice(slot: Int(slot[k]), of: schedule.batch(b), module, offsets, stride)
-      {
-        continue
-      }
+      if sliceable[k] && isSlice(slot: k, of: schedule, batch: b, offsets, stride) { continue }
       gathers.append(MemoryLayout.Gather(batch: b, slot: Int(slot[k]), bytes: bytes[k]))
     }
     return gathers
   }
 
-  /// Whether operand j of `nodes`, in this order, lies at `base, base + stride, …`.
+  /// Whether the tensors of listed slot k, in the order of batch b's nodes in `schedule`, lie at
+  /// `base, base + stride, …`. The table lists them in rank order, so node r's operand is entry
+  /// `r - schedule.batchStart[b]`.
   private func isSlice(
-    slot j: Int, of nodes: ArraySlice<Int32>, _ module: Module, _ offsets: [Int64],
-    _ stride: [Int64]
+    slot k: Int, of schedule: Schedule, batch b: Int, _ offsets: [Int64], _ stride: [Int64]
   ) -> Bool {
+    let first = Int(tensorStart[k]) - Int(schedule.batchStart[b])
     var expected: Int64 = 0
     var step: Int64 = 0
-    for (i, n) in nodes.enumerated() {
-      // Indexing the flat operand array directly: no slice (and no retain) per node.
-      let t = Int(module.operands[Int(module.operandStart[Int(n)]) + j])
+    for (i, r) in schedule.batch(b).enumerated() {
+      let t = Int(tensors[first + Int(r)])
       if i == 0 {
         expected = offsets[t]
         step = stride[t]
