@@ -70,10 +70,11 @@ public struct LayoutRequirements: Sendable {
     var tensors: [Int32] = []
     tensors.reserveCapacity(batch.count)
     var external = 0
+    // The flat operand arrays are read directly: a slice per node costs a retain and a release.
     for n in batch {
-      let operands = module.operands(of: Int(n))
-      guard j < operands.count else { return .unsliceable }
-      let operand = operands[operands.startIndex + j]
+      let start = Int(module.operandStart[Int(n)])
+      guard j < Int(module.operandStart[Int(n) + 1]) - start else { return .unsliceable }
+      let operand = module.operands[start + j]
       if operand == Module.external { external += 1 } else { tensors.append(operand) }
     }
     if external == batch.count { return .free }
@@ -81,13 +82,20 @@ public struct LayoutRequirements: Sendable {
     if tensors.allSatisfy({ $0 == tensors[0] }) { return .free }
     let size = tensorBytes[Int(tensors[0])]
     if tensors.contains(where: { tensorBytes[Int($0)] != size }) { return .unsliceable }
-    if Set(tensors).count != tensors.count { return .unsliceable }
+    // A repeated tensor: neighbours once sorted (cheaper than hashing large batches); operands
+    // that already increase, as they usually do, need no sort.
+    if !zip(tensors, tensors.dropFirst()).allSatisfy({ $0 < $1 }) {
+      let sorted = tensors.sorted()
+      if zip(sorted, sorted.dropFirst()).contains(where: ==) { return .unsliceable }
+    }
     return .slice(tensors)
   }
 
   /// The most operand slots any node of the batch has.
   public func slotCount(of batch: ArraySlice<Int32>, in module: Module) -> Int {
-    batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }
+    batch.reduce(0) {
+      max($0, Int(module.operandStart[Int($1) + 1] - module.operandStart[Int($1)]))
+    }
   }
 
   /// Bytes a gather of slot j copies: every operand tensor of the slot that lives in the arena.

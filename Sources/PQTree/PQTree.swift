@@ -63,18 +63,66 @@ public struct PQTree: Sendable {
     precondition(n >= 0 && n < Int(Int32.max) / 2, "leafCount out of range")
     leafCount = n
     let count = n >= 2 ? n + 1 : n
-    nodes = (0..<count).map { i in
-      Node(
-        kind: Self.kindLeaf, parentLink: n >= 2 ? Int32(n) : Self.none,
-        sib0: Int32(i - 1), sib1: i + 1 < n ? Int32(i + 1) : Self.none)
+    // Room for every internal node a tree of n leaves can hold (fewer than n at a time, freed
+    // ones reused), so growing never copies the arrays; pages not yet used stay unmapped.
+    nodes = []
+    nodes.reserveCapacity(2 * n)
+    for i in 0..<count {
+      nodes.append(
+        Node(
+          kind: Self.kindLeaf, parentLink: n >= 2 ? Int32(n) : Self.none,
+          sib0: Int32(i - 1), sib1: i + 1 < n ? Int32(i + 1) : Self.none))
     }
-    scratch = ReductionScratch(nodeCount: count)
+    scratch = ReductionScratch(nodeCount: count, capacity: 2 * n)
     if n >= 2 {
       nodes[n] = Node(kind: Self.kindP, end0: 0, end1: Int32(n - 1), childCount: Int32(n))
       rootNode = Int32(n)
     } else {
       rootNode = n == 1 ? 0 : Self.none
     }
+  }
+
+  /// The tree `PQTree(leafCount:)` becomes once reduced by each of `runs`, built directly in
+  /// O(leafCount): the runs are disjoint ranges of neighbouring leaves, in increasing order
+  /// (a run of fewer than two leaves, or of all of them, changes nothing). Each run of two or
+  /// more becomes one P-node under the root.
+  public init(leafCount n: Int, disjointRuns runs: [Range<Int>]) {
+    self.init(leafCount: n)
+    guard n >= 2 else { return }
+    let root = rootNode
+    var previousEnd = 0
+    // The last group made and where its run ends (its leaves are no longer in the root's chain).
+    var lastGroup = Self.none
+    var lastGroupEnd = -1
+    for run in runs {
+      precondition(
+        run.lowerBound >= previousEnd && run.upperBound <= n, "runs must be disjoint and in order")
+      defer { previousEnd = run.upperBound }
+      guard run.count >= 2 && run.count < n else { continue }
+      let first = Int32(run.lowerBound)
+      let last = Int32(run.upperBound - 1)
+      let group = newNode(kind: Self.kindP)
+      // The run's leaves keep their chain; the group takes their place in the root's chain.
+      let left = lastGroupEnd == run.lowerBound ? lastGroup : first - 1
+      let right = run.upperBound == n ? Self.none : last + 1
+      nodes[Int(group)].sib0 = left
+      nodes[Int(group)].sib1 = right
+      if left != Self.none { replaceNeighbour(of: left, old: first, new: group) }
+      if right != Self.none { replaceNeighbour(of: right, old: last, new: group) }
+      replaceNeighbour(of: first, old: left, new: Self.none)
+      replaceNeighbour(of: last, old: right, new: Self.none)
+      for leaf in run { nodes[leaf].parentLink = group }
+      nodes[Int(group)].end0 = first
+      nodes[Int(group)].end1 = last
+      nodes[Int(group)].childCount = Int32(run.count)
+      nodes[Int(group)].parentLink = root
+      nodes[Int(root)].childCount -= Int32(run.count - 1)
+      if nodes[Int(root)].end0 == first { nodes[Int(root)].end0 = group }
+      if nodes[Int(root)].end1 == last { nodes[Int(root)].end1 = group }
+      lastGroup = group
+      lastGroupEnd = run.upperBound
+    }
+    scratch.reset()
   }
 
   // MARK: - Read-only structural view

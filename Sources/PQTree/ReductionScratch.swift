@@ -35,8 +35,10 @@ struct ReductionScratch: Sendable {
   var order: [Int32] = []
   var touched: [Int32] = []
 
-  init(nodeCount: Int) {
-    nodes = [NodeScratch](repeating: NodeScratch(), count: nodeCount)
+  init(nodeCount: Int, capacity: Int = 0) {
+    nodes = []
+    nodes.reserveCapacity(max(nodeCount, capacity))
+    nodes.append(contentsOf: repeatElement(NodeScratch(), count: nodeCount))
   }
 
   /// Adds default state for one new node id.

@@ -51,16 +51,19 @@ func trainedPolicyFile() -> String {
   return path
 }
 
-/// The DyNet Tree-LSTM graph of ../shared/corpus (29,641 nodes), imported, if the corpus is there.
-func dynetTreeLSTM() -> Module? {
+/// A graph of ../shared/corpus (a DyNet or ED-Batch dump), imported, if the corpus is there.
+func corpusGraph(_ relativePath: String) -> Module? {
   let path = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("shared/corpus/dynet-treelstm-t64-l16.txt")
+    .appendingPathComponent("shared/corpus/" + relativePath)
   guard let bytes = FileManager.default.contents(atPath: path.path) else { return nil }
   return try? EDBatchImporter.importGraph(
     Array(bytes), file: path.path, tensorBytes: EDBatchImporter.defaultTensorBytes)
 }
+
+/// The DyNet Tree-LSTM graph of ../shared/corpus (29,641 nodes), imported, if the corpus is there.
+func dynetTreeLSTM() -> Module? { corpusGraph("dynet-treelstm-t64-l16.txt") }
 
 let benchmarks: @Sendable () -> Void = {
   // Issue 3's training target: 1000 episodes on the 30k-node DyNet graph, no early stop and no
@@ -71,6 +74,23 @@ let benchmarks: @Sendable () -> Void = {
       for _ in benchmark.scaledIterations {
         blackHole(run("fsm-batch{episodes=1000,stop-ratio=0,refine=0}", on: dynet))
       }
+    }
+  }
+  // pq-layout at mini-batch size: the corpus G0 graphs and the DyNet graph, after the default
+  // fsm-batch (issue 15 asks for 2M nodes/s).
+  for name in [
+    "edbatch/bilstm-b64/G0.txt", "edbatch/lattice-b64/G0.txt", "edbatch/seq2seq-b64/G0.txt",
+    "edbatch/treenn-b64/G0.txt", "dynet-treelstm-t64-l16.txt",
+  ] {
+    guard let graph = corpusGraph(name) else { continue }
+    let scheduled = run("fsm-batch", on: graph)
+    Benchmark(
+      "pq-layout corpus \(name) (\(graph.nodeCount) nodes)",
+      configuration: .init(
+        metrics: [.wallClock, .mallocCountTotal, .throughput], maxDuration: .seconds(3),
+        maxIterations: 50)
+    ) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(run("pq-layout", on: scheduled)) }
     }
   }
   let policyFile = trainedPolicyFile()
@@ -126,6 +146,11 @@ let benchmarks: @Sendable () -> Void = {
     }
     Benchmark("pq-layout \(label)", configuration: configuration(label)) { benchmark in
       for _ in benchmark.scaledIterations { blackHole(run("pq-layout", on: scheduled)) }
+    }
+    // Continuous batching of the trees (B = the preset's lanes in flight), after the layout.
+    let laidOut = run("pq-layout", on: scheduled)
+    Benchmark("ebatch-pack trees \(label)", configuration: configuration(label)) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(run("ebatch-pack", on: laidOut)) }
     }
   }
 

@@ -54,59 +54,60 @@ public struct PQLayoutPass: Pass {
     }
     let requirements = LayoutRequirements(module, alignment: alignment)
 
-    // The baseline: batches in schedule order, nodes in creation order inside each batch.
+    // The baseline: batches in schedule order, nodes in creation order inside each batch. The
+    // work below names nodes by their rank, their position in the baseline: each batch's results
+    // are then a run of ranks, and so are most slots' operands, which keeps the PQ-tree's walks
+    // and the arrays indexed by node nearly in order. Renaming changes no decision.
     let baseline = Self.creationOrderSchedule(schedule)
-    let baselineOrder = baseline.nodes.map(Int.init)
-    let baselineOffsets = Self.offsets(forOrder: baselineOrder, requirements)
-    let baselineGathers = requirements.requiredGathers(
-      module, schedule: baseline, offsets: baselineOffsets)
+    let n = module.nodeCount
+    guard baseline.nodes.count == n else {
+      throw Diagnostic(
+        file: Self.name, location: .unknown,
+        message: "pq-layout needs a schedule that runs every node once")
+    }
+    var rank = [Int](repeating: 0, count: n)
+    for (position, node) in baseline.nodes.enumerated() { rank[Int(node)] = position }
+    var ranked = baseline
+    ranked.nodes = (0..<Int32(baseline.nodes.count)).map { $0 }
+    let stride = baseline.nodes.map { Int64(requirements.stride(ofNode: Int($0))) }
+    var batchOf = [Int32](repeating: -1, count: n)
+    for b in 0..<ranked.batchCount { for r in ranked.batch(b) { batchOf[Int(r)] = Int32(b) } }
+    let slots = SlotTable(module, schedule: baseline, requirements: requirements, rank: rank)
+    let baselineOrder = Array(0..<n)
+    let baselineGathers = slots.requiredGathers(
+      schedule: ranked, offsets: Self.offsets(forOrder: baselineOrder, stride: stride),
+      stride: stride)
 
     // The PQ-tree layout.
-    var tree = PQTree(leafCount: module.nodeCount)
-    for b in 0..<schedule.batchCount { tree.reduce(schedule.batch(b).lazy.map(Int.init)) }
+    var tree = PQTree(
+      leafCount: n,
+      disjointRuns: (0..<ranked.batchCount).map {
+        Int(ranked.batchStart[$0])..<Int(ranked.batchStart[$0 + 1])
+      })
     var dropped = 0
-    for b in 0..<schedule.batchCount {
-      let batch = baseline.batch(b)
-      for j in 0..<requirements.slotCount(of: batch, in: module) {
-        if case .slice(let tensors) = requirements.slot(j, of: batch, in: module),
-          !tree.reduce(tensors.lazy.map(Int.init))
-        {
-          dropped += 1
-        }
-      }
+    for k in 0..<slots.slot.count where slots.sliceable[k] {
+      if !tree.reduce(slots.tensors(ofSlot: k)) { dropped += 1 }
     }
-    var rank = [Int](repeating: 0, count: module.nodeCount)
-    for (position, n) in baselineOrder.enumerated() { rank[n] = position }
-    Self.orient(&tree, rank: rank)
-    var forward = tree
+    // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
+    var flat = FlatPQTree(tree)
+    Self.orient(&flat, rank: baselineOrder)
+    var forward = flat
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
-    let pqOrder = tree.frontier()
-    Self.align(
-      &forward, from: pqOrder, module: module, schedule: baseline, requirements: requirements,
-      direction: .forward)
-    var backward = tree
-    Self.align(
-      &backward, from: pqOrder, module: module, schedule: baseline, requirements: requirements,
-      direction: .backward)
+    let pqOrder = flat.frontier()
+    Self.align(&forward, from: pqOrder, schedule: ranked, slots: slots, direction: .forward)
+    var backward = flat
+    Self.align(&backward, from: pqOrder, schedule: ranked, slots: slots, direction: .backward)
     let backwardOrder = backward.frontier()
     var both = backward
-    Self.align(
-      &both, from: backwardOrder, module: module, schedule: baseline, requirements: requirements,
-      direction: .forward)
+    Self.align(&both, from: backwardOrder, schedule: ranked, slots: slots, direction: .forward)
 
     var best: (choice: Int, schedule: Schedule, offsets: [Int64], gathers: [MemoryLayout.Gather])?
     for (choice, order) in [
       baselineOrder, pqOrder, forward.frontier(), backwardOrder, both.frontier(),
     ].enumerated() {
-      let offsets = Self.offsets(forOrder: order, requirements)
-      // Each batch runs its nodes in the order of their results in memory.
-      var laidOut = Schedule(policy: schedule.policy, location: schedule.location)
-      for b in 0..<schedule.batchCount {
-        laidOut.append(
-          type: Int(schedule.batchType[b]),
-          nodes: schedule.batch(b).sorted { offsets[Int($0)] < offsets[Int($1)] })
-      }
-      let gathers = requirements.requiredGathers(module, schedule: laidOut, offsets: offsets)
+      let offsets = Self.offsets(forOrder: order, stride: stride)
+      let laidOut = Self.schedule(ranked, inOrder: order, batchOf: batchOf)
+      let gathers = slots.requiredGathers(schedule: laidOut, offsets: offsets, stride: stride)
       let cost = (gathers.reduce(0) { $0 + $1.bytes }, gathers.count)
       if let current = best,
         cost >= (current.gathers.reduce(0) { $0 + $1.bytes }, current.gathers.count)
@@ -115,7 +116,12 @@ public struct PQLayoutPass: Pass {
       }
       best = (choice, laidOut, offsets, gathers)
     }
-    guard let (choice, laidOut, offsets, gathers) = best else { return }
+    guard let (choice, rankedLayout, rankedOffsets, gathers) = best else { return }
+    // Back to node ids.
+    var laidOut = schedule
+    laidOut.nodes = rankedLayout.nodes.map { baseline.nodes[Int($0)] }
+    var offsets = [Int64](repeating: 0, count: n)
+    for (r, node) in baseline.nodes.enumerated() { offsets[Int(node)] = rankedOffsets[r] }
     module.schedule = laidOut
     module.layout = MemoryLayout(alignment: alignment, offsets: offsets, gathers: gathers)
 
@@ -142,64 +148,41 @@ public struct PQLayoutPass: Pass {
   /// range of positions, so positions are updated locally: O(nodes) over the whole schedule.
   /// `order` is the tree's frontier on entry.
   static func align(
-    _ tree: inout PQTree, from order: [Int], module: Module, schedule: Schedule,
-    requirements: LayoutRequirements, direction: AlignmentDirection
+    _ tree: inout FlatPQTree, from order: [Int], schedule: Schedule, slots: SlotTable,
+    direction: AlignmentDirection
   ) {
-    var position = [Int](repeating: 0, count: module.nodeCount)
+    let nodeCount = order.count
+    var position = [Int](repeating: 0, count: nodeCount)
     for (p, leaf) in order.enumerated() { position[leaf] = p }
-    var batchOf = [Int32](repeating: -1, count: module.nodeCount)
+    var batchOf = [Int32](repeating: -1, count: nodeCount)
     for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
-    func leaves(under node: Int) -> [Int] {
-      var result: [Int] = []
-      var stack = [node]
-      while let n = stack.popLast() {
-        if case .leaf(let leaf) = tree.kind(of: n) {
-          result.append(leaf)
-        } else {
-          // Pushed right to left, so the leftmost child is popped first.
-          let first = stack.count
-          tree.forEachChild(of: n) { stack.append($0) }
-          stack[first...].reverse()
-        }
-      }
-      return result
-    }
-    // Turning subtrees reorders children but never changes which leaves a node holds, so the
-    // leaf count of every node is computed once, children before parents.
-    var leafCount = [Int32](repeating: 0, count: tree.nodeCapacity)
-    if let root = tree.root {
-      var stack: [(node: Int, expanded: Bool)] = [(root, false)]
-      while let (node, expanded) = stack.popLast() {
-        if case .leaf = tree.kind(of: node) {
-          leafCount[node] = 1
-        } else if expanded {
-          var count: Int32 = 0
-          tree.forEachChild(of: node) { count += leafCount[$0] }
-          leafCount[node] = count
-        } else {
-          stack.append((node, true))
-          tree.forEachChild(of: node) { stack.append(($0, false)) }
-        }
-      }
-    }
     /// The subtree holding exactly the results of batch `b`, if there is one.
     func subtree(ofBatch b: Int) -> Int? {
       let batch = schedule.batch(b)
       var node = tree.node(forLeaf: Int(batch[batch.startIndex]))
-      while Int(leafCount[node]) < batch.count, let parent = tree.parent(of: node) {
+      while tree.leafCount(of: node) < batch.count, let parent = tree.parent(of: node) {
         node = parent
       }
-      return Int(leafCount[node]) == batch.count ? node : nil
+      return tree.leafCount(of: node) == batch.count ? node : nil
     }
     /// Orders the subtree by `key` and moves its leaves' positions within their range.
     // Dense scratch for `turn`: the key of each leaf (Int.max: none), and `orient`'s per-node minimum.
-    var keyOf = [Int](repeating: Int.max, count: module.nodeCount)
-    var lowest = [Int](repeating: 0, count: tree.nodeCapacity)
+    var keyOf = [Int](repeating: Int.max, count: nodeCount)
+    var lowest = [Int](repeating: 0, count: tree.nodeCount)
     func turn(_ node: Int, key: [(leaf: Int, key: Int)]) {
+      // A turned subtree keeps its range of positions, which starts at its leftmost leaf
+      // (`position` always follows the tree's frontier).
+      var leftmost = node
+      while let child = tree.children(of: leftmost).first { leftmost = Int(child) }
+      guard case .leaf(let first) = tree.kind(of: leftmost) else { return }
+      let start = position[first]
       for (leaf, k) in key { keyOf[leaf] = k }
-      let start = leaves(under: node).map { position[$0] }.min() ?? 0
-      orient(&tree, subtree: node, lowest: &lowest) { keyOf[$0] }
-      for (i, leaf) in leaves(under: node).enumerated() { position[leaf] = start + i }
+      tree.orient(subtree: node, least: &lowest) { keyOf[$0] }
+      var next = start
+      tree.forEachLeaf(under: node) { leaf in
+        position[leaf] = next
+        next += 1
+      }
       for (leaf, _) in key { keyOf[leaf] = Int.max }
     }
     switch direction {
@@ -207,7 +190,7 @@ public struct PQLayoutPass: Pass {
       for b in 0..<schedule.batchCount {
         let batch = schedule.batch(b)
         guard batch.count > 1,
-          let operands = largestSlice(of: batch, module: module, requirements: requirements),
+          let operands = slots.largestSlice(ofBatch: b),
           let node = subtree(ofBatch: b)
         else { continue }
         turn(node, key: zip(batch, operands).map { (Int($0), position[Int($1)]) })
@@ -219,7 +202,7 @@ public struct PQLayoutPass: Pass {
       // order), packed into one integer; turning by every consumer in turn, latest first, would
       // give the same order when each tensor has one consumer, at a cost of one sort of the
       // producer per consumer instead of one in all.
-      var consumerKey = [Int](repeating: Int.max, count: module.nodeCount)
+      var consumerKey = [Int](repeating: Int.max, count: nodeCount)
       for b in (0..<schedule.batchCount).reversed() {
         let batch = schedule.batch(b)
         if batch.count > 1, let node = subtree(ofBatch: b),
@@ -228,31 +211,13 @@ public struct PQLayoutPass: Pass {
           turn(node, key: batch.map { (Int($0), consumerKey[Int($0)]) })
         }
         guard batch.count > 1,
-          let operands = largestSlice(of: batch, module: module, requirements: requirements)
+          let operands = slots.largestSlice(ofBatch: b)
         else { continue }
         for (r, o) in zip(batch, operands) where batchOf[Int(o)] >= 0 {
-          consumerKey[Int(o)] = min(consumerKey[Int(o)], b * module.nodeCount + position[Int(r)])
+          consumerKey[Int(o)] = min(consumerKey[Int(o)], b * nodeCount + position[Int(r)])
         }
       }
     }
-  }
-
-  /// The operand tensors of the batch's sliceable slot with the most bytes, in batch order.
-  static func largestSlice(
-    of batch: ArraySlice<Int32>, module: Module, requirements: LayoutRequirements
-  ) -> [Int32]? {
-    var best: [Int32]?
-    var bestBytes = 0
-    for j in 0..<requirements.slotCount(of: batch, in: module) {
-      if case .slice(let tensors) = requirements.slot(j, of: batch, in: module) {
-        let bytes = tensors.count * requirements.tensorBytes[Int(tensors[0])]
-        if bytes > bestBytes {
-          best = tensors
-          bestBytes = bytes
-        }
-      }
-    }
-    return best
   }
 
   /// The schedule with each batch's nodes in creation (id) order.
@@ -264,53 +229,34 @@ public struct PQLayoutPass: Pass {
     return sorted
   }
 
-  /// Offsets for tensors placed back to back in `order`, each at an aligned stride.
-  static func offsets(forOrder order: [Int], _ requirements: LayoutRequirements) -> [Int64] {
+  /// Offsets for tensors placed back to back in `order`, each at its aligned stride.
+  static func offsets(forOrder order: [Int], stride: [Int64]) -> [Int64] {
     var offsets = [Int64](repeating: 0, count: order.count)
     var next: Int64 = 0
     for n in order {
       offsets[n] = next
-      next += Int64(requirements.stride(ofNode: n))
+      next += stride[n]
     }
     return offsets
   }
 
-  /// Makes the tree's free choices follow `rank`: P-node children by their lowest-ranked leaf,
-  /// Q-nodes turned so that their first child ranks lower than their last.
-  static func orient(_ tree: inout PQTree, rank: [Int]) {
-    guard let root = tree.root else { return }
-    var lowest = [Int](repeating: 0, count: tree.nodeCapacity)
-    orient(&tree, subtree: root, lowest: &lowest) { rank[$0] }
+  /// `schedule` with each batch's nodes in the order they come in `order` (their order in
+  /// memory); `batchOf` gives each node's batch (-1: none).
+  static func schedule(_ schedule: Schedule, inOrder order: [Int], batchOf: [Int32]) -> Schedule {
+    var laidOut = schedule
+    var next = schedule.batchStart.dropLast().map(Int.init)
+    for n in order where batchOf[n] >= 0 {
+      laidOut.nodes[next[Int(batchOf[n])]] = Int32(n)
+      next[Int(batchOf[n])] += 1
+    }
+    return laidOut
   }
 
-  /// `orient` for the subtree under `top`, ranking leaves by `rank`. `lowest` is scratch indexed
-  /// by node id (every entry under `top` is written before it is read).
-  static func orient(
-    _ tree: inout PQTree, subtree top: Int, lowest: inout [Int], rank: (Int) -> Int
-  ) {
-    let root = top
-    var stack: [(node: Int, expanded: Bool)] = [(root, false)]
-    while let (node, expanded) = stack.popLast() {
-      if case .leaf(let leaf) = tree.kind(of: node) {
-        lowest[node] = rank(leaf)
-        continue
-      }
-      let children = tree.children(of: node)
-      if !expanded {
-        stack.append((node, true))
-        for child in children { stack.append((child, false)) }
-        continue
-      }
-      switch tree.kind(of: node) {
-      case .pNode:
-        tree.setChildOrder(ofP: node, children.sorted { [lowest] in lowest[$0] < lowest[$1] })
-      case .qNode:
-        if let first = children.first, let last = children.last, lowest[first] > lowest[last] {
-          tree.reverseQNode(node)
-        }
-      case .leaf: break
-      }
-      lowest[node] = children.reduce(Int.max) { [lowest] in min($0, lowest[$1]) }
-    }
+  /// Makes the tree's free choices follow `rank`: P-node children by their lowest-ranked leaf,
+  /// Q-nodes turned so that their first child ranks lower than their last.
+  static func orient(_ tree: inout FlatPQTree, rank: [Int]) {
+    guard let root = tree.root else { return }
+    var lowest = [Int](repeating: 0, count: tree.nodeCount)
+    tree.orient(subtree: root, least: &lowest) { rank[$0] }
   }
 }

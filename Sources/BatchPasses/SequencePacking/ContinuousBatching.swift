@@ -63,7 +63,6 @@ public struct ContinuousBatcher: Sendable {
     var left = module.instances.map { $0.nodes.count }
     var started = [Bool](repeating: false, count: module.instances.count)
     var admitted = [Bool](repeating: false, count: module.instances.count)
-    var done = [Bool](repeating: false, count: module.nodeCount)
 
     var result = Result(
       schedule: Schedule(policy: input.policy, location: input.location),
@@ -82,6 +81,25 @@ public struct ContinuousBatcher: Sendable {
       admitted[i] = true
     }
 
+    // Nodes that can run (computed operands, instance admitted, not done), listed under their
+    // batch as they become ready, so a step never rescans its batch.
+    var batchOf = [Int32](repeating: -1, count: module.nodeCount)
+    var rank = [Int32](repeating: 0, count: module.nodeCount)
+    for b in 0..<input.batchCount {
+      for (k, n) in input.batch(b).enumerated() {
+        batchOf[Int(n)] = Int32(b)
+        rank[Int(n)] = Int32(k)
+      }
+    }
+    var ready = [[Int32]](repeating: [], count: input.batchCount)
+    var readyCount = 0
+    func markReady(_ n: Int) {
+      let b = Int(batchOf[n])
+      guard b >= 0 else { return }
+      ready[b].append(Int32(n))
+      readyCount += 1
+    }
+
     func admitArrived() {
       while inFlight < slots, nextArrival < order.count {
         let i = order[nextArrival]
@@ -97,22 +115,32 @@ public struct ContinuousBatcher: Sendable {
         nextArrival += 1
         admissions += 1
         if admissions > slots { result.refills += 1 }
+        for n in module.instances[i].nodes where pending[n] == 0 { markReady(n) }
       }
     }
 
+    // The walk over the schedule's batches, skipping those with nothing ready. Admission only
+    // changes after a batch runs (the clock and the slots in flight move then), so it is tried
+    // once at the start and after every batch that runs.
     var b = 0
+    admitArrived()
+    var runnable: [Int32] = []
     while remaining > 0 {
-      if b == input.batchCount {
-        b = 0
-        result.passes += 1
+      guard readyCount > 0 else { break }  // nothing can ever run (not a valid schedule)
+      while true {
+        if b == input.batchCount {
+          b = 0
+          result.passes += 1
+        }
+        if !ready[b].isEmpty { break }
+        b += 1
       }
-      admitArrived()
       let type = Int(input.batchType[b])
-      let runnable = input.batch(b).filter { n in
-        !done[Int(n)] && pending[Int(n)] == 0 && admitted[Int(instanceOf[Int(n)])]
-      }
-      b += 1
-      if runnable.isEmpty { continue }
+      // The ready nodes in the batch's order; nodes made ready by this step wait for the next round.
+      swap(&runnable, &ready[b])
+      ready[b].removeAll(keepingCapacity: true)
+      readyCount -= runnable.count
+      runnable.sort { rank[Int($0)] < rank[Int($1)] }
       var starts: [Int32] = []
       var completes: [Int32] = []
       for n in runnable where !started[Int(instanceOf[Int(n)])] {
@@ -121,10 +149,10 @@ public struct ContinuousBatcher: Sendable {
         starts.append(Int32(i))
       }
       for n in runnable {
-        done[Int(n)] = true
         remaining -= 1
         for u in users[Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1])] {
           pending[Int(u)] -= 1
+          if pending[Int(u)] == 0 && admitted[Int(instanceOf[Int(u)])] { markReady(Int(u)) }
         }
         let i = Int(instanceOf[Int(n)])
         left[i] -= 1
@@ -135,14 +163,17 @@ public struct ContinuousBatcher: Sendable {
       }
       // A batch that runs whole keeps its gathers (they are what the program will hold if the
       // layout survives).
-      let intact = runnable.count == input.batch(b - 1).count
+      let intact = runnable.count == input.batch(b).count
       var batch: [Instruction] = []
       builder.appendBatch(
-        runnable[...], type: type, starts: starts, gathers: intact ? gathersAt[b - 1] : [],
+        runnable[...], type: type, starts: starts, gathers: intact ? gathersAt[b] : [],
         completes: completes, in: module, table: table, to: &batch)
       for instruction in batch { session.step(instruction) }
       instructions += batch.count
       result.schedule.append(type: type, nodes: runnable)
+      runnable.removeAll(keepingCapacity: true)
+      b += 1
+      admitArrived()
     }
     result.report = session.report(instructions: instructions)
     return result

@@ -1,0 +1,221 @@
+/// A PQ-tree's shape copied into flat arrays for fast walks, once no more reductions will come.
+///
+/// Nodes are renumbered in preorder, so every subtree is one contiguous range of node ids and a
+/// walk reads memory in order; children of a node sit side by side in one array. The shape is
+/// fixed, but the tree's free choices can still be made: the order of a P-node's children and
+/// the direction of a Q-node. Ids here are not `PQTree`'s; `node(forLeaf:)` maps leaves.
+public struct FlatPQTree: Sendable {
+  /// Number of leaves; leaves are the elements `0..<leafCount`.
+  public let leafCount: Int
+  /// Per node: its leaf element, or `pNode` / `qNode`.
+  let element: [Int32]
+  /// Per node: its parent, -1 for the root.
+  let parents: [Int32]
+  /// Children of node x: `childList[childStart[x]..<childStart[x + 1]]`, left to right.
+  let childStart: [Int32]
+  var childList: [Int32]
+  /// Per node: one past the last node id of its subtree (the subtree of x is `x..<end[x]`).
+  let subtreeEnd: [Int32]
+  /// Per node: leaves in its subtree.
+  let leavesBelow: [Int32]
+  /// Per leaf element: its node id.
+  let leafNode: [Int32]
+
+  static let pNode: Int32 = -1
+  static let qNode: Int32 = -2
+
+  /// Copies the current shape and choices of `tree`.
+  public init(_ tree: PQTree) { self.init(tree, labels: nil) }
+
+  /// Copies the current shape and choices of `tree`, calling its leaf i `labels[i]` (a
+  /// permutation of `0..<leafCount`): a caller can build the tree over its own dense order,
+  /// whose sets are runs of neighbouring leaves (cheaper to reduce), and read it in its ids.
+  public init(_ tree: PQTree, labels: [Int]?) {
+    precondition(labels.map { $0.count == tree.leafCount } ?? true, "one label per leaf")
+    leafCount = tree.leafCount
+    let capacity = tree.leafCount >= 2 ? tree.leafCount * 2 : tree.leafCount
+    var element: [Int32] = []
+    var parents: [Int32] = []
+    var childStart: [Int32] = []
+    var childList: [Int32] = []
+    element.reserveCapacity(capacity)
+    parents.reserveCapacity(capacity)
+    childStart.reserveCapacity(capacity + 1)
+    childList.reserveCapacity(capacity)
+    var leafNode = [Int32](repeating: -1, count: tree.leafCount)
+    // Preorder: a popped node takes the next id and reserves its children's slots; each child
+    // fills its slot when it is popped (pushed right to left, so the leftmost comes first).
+    var stack: [(node: Int32, parent: Int32, slot: Int32)] = []
+    if tree.rootNode != PQTree.none { stack.append((tree.rootNode, -1, -1)) }
+    while let (x, parent, slot) = stack.popLast() {
+      let id = Int32(element.count)
+      if slot >= 0 { childList[Int(slot)] = id }
+      parents.append(parent)
+      childStart.append(Int32(childList.count))
+      let n = tree.nodes[Int(x)]
+      switch n.kind {
+      case PQTree.kindLeaf:
+        let leaf = labels.map { $0[Int(x)] } ?? Int(x)
+        element.append(Int32(leaf))
+        leafNode[leaf] = id
+      default:
+        element.append(n.kind == PQTree.kindQ ? Self.qNode : Self.pNode)
+        let first = Int32(childList.count)
+        childList.append(contentsOf: repeatElement(-1, count: Int(n.childCount)))
+        var k = first + n.childCount - 1
+        var prev = PQTree.none
+        var c = n.end1
+        while c != PQTree.none {
+          stack.append((c, id, k))
+          k -= 1
+          let next = tree.nextInChain(after: c, from: prev)
+          prev = c
+          c = next
+        }
+      }
+    }
+    childStart.append(Int32(childList.count))
+    // Subtree ends and leaf counts, children before parents (higher ids first).
+    let count = element.count
+    var subtreeEnd = [Int32](repeating: 0, count: count)
+    var leavesBelow = [Int32](repeating: 0, count: count)
+    for x in stride(from: count - 1, through: 0, by: -1) {
+      let range = Int(childStart[x])..<Int(childStart[x + 1])
+      if range.isEmpty {
+        subtreeEnd[x] = Int32(x + 1)
+        leavesBelow[x] = 1
+      } else {
+        subtreeEnd[x] = subtreeEnd[Int(childList[range.upperBound - 1])]
+        var leaves: Int32 = 0
+        for c in childList[range] { leaves += leavesBelow[Int(c)] }
+        leavesBelow[x] = leaves
+      }
+    }
+    self.element = element
+    self.parents = parents
+    self.childStart = childStart
+    self.childList = childList
+    self.subtreeEnd = subtreeEnd
+    self.leavesBelow = leavesBelow
+    self.leafNode = leafNode
+  }
+
+  /// Number of nodes; node ids are `0..<nodeCount`.
+  public var nodeCount: Int { element.count }
+
+  /// The root node (id 0), or nil for a tree without leaves.
+  public var root: Int? { element.isEmpty ? nil : 0 }
+
+  /// The node id of a leaf.
+  public func node(forLeaf leaf: Int) -> Int {
+    precondition(leaf >= 0 && leaf < leafCount, "leaf out of range")
+    return Int(leafNode[leaf])
+  }
+
+  /// The kind of a node.
+  public func kind(of node: Int) -> PQNodeKind {
+    switch element[node] {
+    case Self.pNode: return .pNode
+    case Self.qNode: return .qNode
+    case let leaf: return .leaf(Int(leaf))
+    }
+  }
+
+  /// The parent of a node, nil for the root.
+  public func parent(of node: Int) -> Int? {
+    let p = parents[node]
+    return p < 0 ? nil : Int(p)
+  }
+
+  /// The children of a node, left to right (empty for leaves).
+  public func children(of node: Int) -> ArraySlice<Int32> {
+    childList[Int(childStart[node])..<Int(childStart[node + 1])]
+  }
+
+  /// The ids of a node's subtree, itself first: every descendant has a higher id than its
+  /// ancestors, so walking the range backwards visits children before parents.
+  public func subtree(of node: Int) -> Range<Int> { node..<Int(subtreeEnd[node]) }
+
+  /// Number of leaves under a node.
+  public func leafCount(of node: Int) -> Int { Int(leavesBelow[node]) }
+
+  /// Reverses the child order of a Q-node.
+  public mutating func reverseQNode(_ node: Int) {
+    precondition(element[node] == Self.qNode, "reverseQNode needs a Q-node")
+    childList[Int(childStart[node])..<Int(childStart[node + 1])].reverse()
+  }
+
+  /// Sorts the children of a P-node (stable: equal children keep their order).
+  public mutating func sortChildren(
+    ofP node: Int, by areInIncreasingOrder: (Int32, Int32) -> Bool
+  ) {
+    precondition(element[node] == Self.pNode, "sortChildren needs a P-node")
+    childList[Int(childStart[node])..<Int(childStart[node + 1])].sort(by: areInIncreasingOrder)
+  }
+
+  /// Makes the free choices under `top` follow `key` (a number per leaf): each P-node's children
+  /// in the order of the least key below them (stable: equal children keep their order), each
+  /// Q-node turned so that its first child's least key is not above its last child's. `least` is
+  /// scratch indexed by node id; on return it holds the least key below every node of the subtree.
+  /// Each choice depends only on the leaves below, so one backward sweep of the subtree's ids
+  /// visits children before parents.
+  public mutating func orient(subtree top: Int, least: inout [Int], key: (Int) -> Int) {
+    var pairs: [(key: Int, child: Int32)] = []
+    var x = Int(subtreeEnd[top]) - 1
+    while x >= top {
+      defer { x -= 1 }
+      let first = Int(childStart[x])
+      let end = Int(childStart[x + 1])
+      if first == end {
+        least[x] = key(Int(element[x]))
+        continue
+      }
+      var lowest = Int.max
+      var sorted = true
+      var previous = Int.min
+      for k in first..<end {
+        let value = least[Int(childList[k])]
+        lowest = min(lowest, value)
+        if value < previous { sorted = false }
+        previous = value
+      }
+      least[x] = lowest
+      if element[x] == Self.pNode {
+        guard !sorted else { continue }
+        pairs.removeAll(keepingCapacity: true)
+        for k in first..<end { pairs.append((least[Int(childList[k])], childList[k])) }
+        pairs.sort { $0.key < $1.key }
+        for (i, pair) in pairs.enumerated() { childList[first + i] = pair.child }
+      } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
+        childList[first..<end].reverse()
+      }
+    }
+  }
+
+  /// Calls `body` with each leaf under `node`, left to right.
+  public func forEachLeaf(under node: Int, _ body: (Int) -> Void) {
+    var stack: [Int32] = [Int32(node)]
+    while let x = stack.popLast() {
+      let first = Int(childStart[Int(x)])
+      let end = Int(childStart[Int(x) + 1])
+      if first == end {
+        body(Int(element[Int(x)]))
+        continue
+      }
+      // Pushed right to left, so the leftmost child is popped first.
+      var k = end - 1
+      while k >= first {
+        stack.append(childList[k])
+        k -= 1
+      }
+    }
+  }
+
+  /// One represented order: all leaves, left to right.
+  public func frontier() -> [Int] {
+    var out: [Int] = []
+    out.reserveCapacity(leafCount)
+    if root != nil { forEachLeaf(under: 0) { out.append($0) } }
+    return out
+  }
+}
