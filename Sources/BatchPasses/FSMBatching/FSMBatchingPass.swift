@@ -10,8 +10,9 @@ public struct FSMBatchingPass: Pass {
   public static let summary =
     "batch nodes of one op type together (ED-Batch FSM, DyNet agenda/depth, exact)"
   public static let optionSummary = [
-    "policy=fsm|agenda|agenda-dynamic|depth|typewise|exact: how to choose the next batch (fsm)",
-    "encoding=base|sort|max|frontier: FSM state encoding (max)",
+    "policy=fsm|agenda|agenda-dynamic|depth|typewise|exact|beam: how to choose the next batch (fsm)",
+    "encoding=base|sort|max|frontier|history|critical: FSM state encoding (max)",
+    "imitate=N: imitate beam search of width N before Q-learning, 0 for none (0)",
     "load=FILE: apply a trained FSM policy instead of training on the input",
     "episodes=N: training episodes (1000)",
     "n-step=N: n-step return length (10)",
@@ -25,12 +26,15 @@ public struct FSMBatchingPass: Pass {
     "seed=N: random seed for training (1)",
     "refine=N: most evaluations of the FSM refinement after Q-learning, 0 for none (2000)",
     "max-states=N: search limit of policy=exact (1000000)",
+    "width=N: states kept per step by policy=beam (64)",
+    "prove=N: A* expansions per relaxation of the proven lower bound, 0 for the path bound only (2000)",
+    "tie=progress|ready|order: order of equal estimates in policy=beam (progress)",
   ]
   public static let requires: [ModulePart] = []
   public static let produces: [ModulePart] = [.schedule]
 
   public enum Policy: String, CaseIterable, Sendable {
-    case fsm, agenda, agendaDynamic = "agenda-dynamic", depth, typewise, exact
+    case fsm, agenda, agendaDynamic = "agenda-dynamic", depth, typewise, exact, beam
   }
 
   public var policy: Policy
@@ -38,6 +42,9 @@ public struct FSMBatchingPass: Pass {
   public var encoding: StateEncoding
   public var loadPath: String?
   public var maxStates: Int
+  public var beamWidth: Int
+  public var proofBudget: Int
+  public var tieBreak: BeamTieBreak
 
   public init(options: inout PassOptions) throws(Diagnostic) {
     let policyName = try options.choice(
@@ -67,8 +74,17 @@ public struct FSMBatchingPass: Pass {
     training.seed = UInt64(try options.int("seed", default: Int(training.seed), range: 0...Int.max))
     training.refineEvaluations = try options.int(
       "refine", default: training.refineEvaluations, range: 0...100_000_000)
+    training.imitationWidth = try options.int(
+      "imitate", default: training.imitationWidth, range: 0...10_000_000)
     self.training = training
     maxStates = try options.int("max-states", default: 1_000_000, range: 1...100_000_000)
+    beamWidth = try options.int("width", default: 64, range: 1...10_000_000)
+    proofBudget = try options.int("prove", default: 2000, range: 0...100_000_000)
+    tieBreak =
+      BeamTieBreak(
+        rawValue: try options.choice(
+          "tie", BeamTieBreak.allCases.map(\.rawValue), default: BeamTieBreak.progress.rawValue))
+      ?? .progress
   }
 
   public init(
@@ -78,11 +94,15 @@ public struct FSMBatchingPass: Pass {
     self.encoding = encoding
     self.training = training
     self.maxStates = 1_000_000
+    self.beamWidth = 64
+    self.proofBudget = 2000
+    self.tieBreak = .progress
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
     let graph = BatchingGraph(module)
-    let lowerBound = graph.lowerBound()
+    let bounds = BatchBounds(graph, budget: proofBudget)
+    let lowerBound = bounds.pathBound
     var schedule: Schedule
     var fsmStatistics = PassStatistics()
     switch policy {
@@ -98,7 +118,11 @@ public struct FSMBatchingPass: Pass {
     case .depth:
       schedule = DepthBatching.schedule(graph)
     case .exact:
-      schedule = try ExactBatching.schedule(graph, lowerBound: lowerBound, maxStates: maxStates)
+      schedule = try ExactBatching.schedule(graph, maxStates: maxStates)
+    case .beam:
+      let result = BeamBatching.schedule(graph, width: beamWidth, tieBreak: tieBreak)
+      schedule = result.schedule
+      fsmStatistics.set("states_expanded", result.statesExpanded)
     case .fsm:
       let table: FSMTable
       if let loadPath {
@@ -122,7 +146,8 @@ public struct FSMBatchingPass: Pass {
       fsmStatistics.set("fallbacks", p.fallbacks)
     }
     statistics.set("batches", schedule.batchCount)
-    statistics.set("lower_bound", lowerBound)
+    statistics.set("lower_bound", bounds.provenBound)
+    statistics.set("path_lower_bound", bounds.pathBound)
     for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }
     module.schedule = schedule
     module.layout = nil  // a layout belongs to the schedule it was made for

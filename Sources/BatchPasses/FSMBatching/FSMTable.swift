@@ -11,6 +11,15 @@ public enum StateEncoding: String, CaseIterable, Sendable {
   /// `base` with each ready type marked by whether its whole frontier is ready (running it now
   /// takes every node that could share its batch: reward 0). Not one of ED-Batch's.
   case frontier
+  /// `frontier` plus the type of the previous batch (written after `|`): a machine with one
+  /// step of memory. Not one of ED-Batch's.
+  case history
+  /// The ready types, each marked `NAME*` when running it now lowers the remaining path bound
+  /// (it is *tight*: the longest remaining chain of its type starts at one of its ready nodes
+  /// and at no ready node of another type), plus the previous type after `|`. Schedules that
+  /// meet the bound run only tight types; this names the states where that choice is made.
+  /// Not one of ED-Batch's.
+  case critical
 }
 
 /// The learned finite-state machine: for each state (an encoding of the ready set) the value
@@ -109,6 +118,20 @@ public struct FSMTable: Equatable, Sendable {
     for s in 0..<stateCount { choices[s] = bestAction(state: s) { _ in true } ?? -1 }
   }
 
+  /// Sets every state's choice to its most-visited action (ties: the lower type index).
+  public mutating func chooseMostVisited() {
+    for s in 0..<stateCount {
+      var best: ActionValue?
+      for entry in actions[s] {
+        if let b = best, entry.visits < b.visits || entry.visits == b.visits && entry.action > b.action {
+          continue
+        }
+        best = entry
+      }
+      choices[s] = best?.action ?? -1
+    }
+  }
+
   /// The types a state's key says are ready (the candidates for its choice).
   public func readyTypes(ofState s: Int) -> [Int32] {
     let key = stateKeys[s]
@@ -117,9 +140,13 @@ public struct FSMTable: Equatable, Sendable {
   }
 
   /// The text of one state-key entry: a type name, `NAME!` for a type whose whole frontier is
-  /// ready (`frontier` encoding), or `|` before a `max` state's most-ready type.
+  /// ready (`frontier`, `history`), or `|` before a `max` state's most-ready type or a
+  /// `history` state's previous type.
   public func keyWord(_ entry: Int32) -> String {
-    entry == -1 ? "|" : entry <= -2 ? typeNames[Int(-2 - entry)] + "!" : typeNames[Int(entry)]
+    entry == -1
+      ? "|"
+      : entry <= -2
+        ? typeNames[Int(-2 - entry)] + (encoding == .critical ? "*" : "!") : typeNames[Int(entry)]
   }
 
   /// Errors when the table shares no batchable op type with the graph: none of its states could
@@ -210,7 +237,7 @@ extension FSMTable {
       case "encoding":
         guard words.count == 2, let encoding = StateEncoding(rawValue: String(words[1])) else {
           throw fail(
-            "expected 'encoding base|sort|max|frontier'", word: words.count > 1 ? words[1] : keyword
+            "expected 'encoding base|sort|max|frontier|history|critical'", word: words.count > 1 ? words[1] : keyword
           )
         }
         table.encoding = encoding
@@ -236,7 +263,9 @@ extension FSMTable {
             key.append(-1)
           } else if let t = table.typeIndex[String(word)] {
             key.append(t)
-          } else if word.hasSuffix("!"), let t = table.typeIndex[String(word.dropLast())] {
+          } else if word.hasSuffix(table.encoding == .critical ? "*" : "!"),
+            let t = table.typeIndex[String(word.dropLast())]
+          {
             key.append(-2 - t)
           } else {
             throw fail("unknown type '\(word)' (not on the 'types' line)", word: word)

@@ -1,4 +1,5 @@
 import BatchIR
+import Foundation
 
 /// Options of ED-Batch's tabular Q-learning (defaults are the paper's).
 public struct QLearningOptions: Sendable {
@@ -17,6 +18,9 @@ public struct QLearningOptions: Sendable {
   /// ready type in every state and keep a change when the total batch count drops. At most this
   /// many evaluations (0 turns refinement off).
   public var refineEvaluations = 2000
+  /// Before Q-learning, imitate the schedules beam search of this width finds on the training
+  /// graphs (0: no imitation).
+  public var imitationWidth = 0
 
   public init() {}
 }
@@ -29,6 +33,7 @@ struct StateEncoder {
 
   /// Stands for a type the table never saw; no state of the table contains it.
   static let unknownType = Int32.min
+  nonisolated(unsafe) static let variant = Int(getenv("FSMVAR").map { String(cString: $0) } ?? "0") ?? 0
 
   func key(_ run: BatchingRun) -> [Int32] {
     var key = run.readyTypes.map { tableType[Int($0)] }
@@ -50,13 +55,39 @@ struct StateEncoder {
       }
       key.append(-1)
       key.append(tableType[Int(most)])
-    case .frontier:
+    case .frontier, .history:
       // Type indices are non-negative; a complete type is written as -2 - index.
       key = run.readyTypes.map { t in
         let type = tableType[Int(t)]
         let complete = run.ready[Int(t)].count >= Int(run.frontierCount[Int(t)])
         return complete && type != Self.unknownType ? -2 - type : type
       }.sorted()
+      if encoding == .history && run.lastBatchType >= 0 {
+        key.append(-1)
+        key.append(tableType[Int(run.lastBatchType)])
+      }
+    case .critical:
+      let v = StateEncoder.variant
+      key = run.readyTypes.map { t in
+        let type = tableType[Int(t)]
+        var code = type
+        if v & 4 != 0 && run.ready[Int(t)].count >= Int(run.frontierCount[Int(t)]) { code += 1000 }
+        return run.isTight(type: Int(t)) && type != Self.unknownType ? -2 - code : code
+      }.sorted()
+      if v & 8 != 0 {
+        // gap of each non-tight type
+        for t in run.readyTypes {
+          let sc = run.graph.slotCount
+          let s = Int(run.graph.slotOfType[Int(t)])
+          var col: Int32 = 0
+          for g in 0..<sc { col = Swift.max(col, run.groupMax[g * sc + s]) }
+          key.append(-5000 - Swift.min(col - run.groupMax[s * sc + s], 3))
+        }
+      }
+      if run.lastBatchType >= 0 && v & 1 == 0 {
+        key.append(-1)
+        key.append(tableType[Int(run.lastBatchType)])
+      }
     }
     return key
   }
@@ -91,7 +122,7 @@ public struct FSMPolicy: BatchingPolicy {
       }
     }
     fallbacks += 1
-    return TypewisePolicy().choose(run)
+    return table.encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
   }
 }
 
@@ -149,8 +180,25 @@ public struct FSMTrainer {
         return total + BatchingRun.countBatches(graph, policy: &policy)
       }
     }
+    // Imitation: every state on a beam trajectory votes for the type the beam ran there; its
+    // choice is the most-voted type, and it becomes the prior of Q-learning in that state.
+    var imitated: FSMTable?
+    if options.imitationWidth > 0 {
+      for (g, graph) in graphs.enumerated() {
+        let moves = BeamBatching.schedule(graph, width: options.imitationWidth).moves
+        var run = BatchingRun(graph: graph, recordSchedule: false)
+        for move in moves {
+          run.runUnbatched()
+          let s = table.addState(encoders[g].key(run))
+          table.update(state: s, action: encoders[g].tableType[Int(move)], toward: 0, rate: 1)
+          run.runBatch(type: Int(move))
+        }
+      }
+      table.chooseMostVisited()
+      imitated = table
+    }
     var best = table
-    var bestBatches = evaluate(table)
+    var bestBatches = imitated.map(count) ?? evaluate(table)
     progress(0, bestBatches, lowerBound)
     var episodesRun = 0
     var epsilon = options.epsilon
@@ -175,7 +223,13 @@ public struct FSMTrainer {
         } else {
           // Greedy, with the typewise rule as the prior: its action is tried first in every
           // state, so the table only departs from the rule where that proved better.
-          let prior = TypewisePolicy().choose(run)
+          var prior =
+            encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+          if let imitated, s < imitated.stateCount, imitated.choices[s] >= 0,
+            let t = run.readyTypes.first(where: { encoder.tableType[Int($0)] == imitated.choices[s] })
+          {
+            prior = Int(t)
+          }
           if table.value(state: s, action: encoder.tableType[prior]) == nil {
             choice = prior
           } else {
@@ -220,7 +274,7 @@ public struct FSMTrainer {
     }
     // Refine from the best of: the kept snapshot, the final table, and the final table's states
     // with every choice left to the fallback rule (which is `typewise` itself).
-    best.chooseGreedily()
+    if imitated == nil || best != imitated { best.chooseGreedily() }
     let beforeRefinement = bestBatches
     var final = table
     final.chooseGreedily()
