@@ -80,12 +80,19 @@ public struct BatchingRun {
 
   /// Whether running type t now lowers the remaining path bound: the most t-nodes on one
   /// remaining path start at a ready t-node, and at no ready node of another type.
-  public func isTight(type t: Int) -> Bool {
+  public func isTight(type t: Int) -> Bool { pathMark(type: t) == 0 }
+
+  /// Where type t's ready nodes stand against the longest remaining chain of t-nodes: 0 when
+  /// running t lowers the path bound (tight), 1 when they start such a chain but so does a ready
+  /// node of another type, 1 + k when the longest chain starting at them is k shorter (k ≤ 3).
+  public func pathMark(type t: Int) -> Int32 {
     let slotCount = graph.slotCount
     let s = Int(graph.slotOfType[t])
     let own = groupMax[s * slotCount + s]
-    for g in 0..<slotCount where g != s && groupMax[g * slotCount + s] >= own { return false }
-    return own > 0
+    var other: Int32 = 0
+    for g in 0..<slotCount where g != s { other = max(other, groupMax[g * slotCount + s]) }
+    if own > other { return 0 }
+    return own == other ? 1 : 1 + min(other - own, 3)
   }
 
   private mutating func insertReadyType(_ t: Int32) {

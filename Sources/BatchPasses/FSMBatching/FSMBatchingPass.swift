@@ -11,8 +11,8 @@ public struct FSMBatchingPass: Pass {
     "batch nodes of one op type together (ED-Batch FSM, DyNet agenda/depth, exact)"
   public static let optionSummary = [
     "policy=fsm|agenda|agenda-dynamic|depth|typewise|exact|beam: how to choose the next batch (fsm)",
-    "encoding=base|sort|max|frontier|history|critical: FSM state encoding (max)",
-    "imitate=N: imitate beam search of width N before Q-learning, 0 for none (0)",
+    "encoding=base|sort|max|frontier|history|critical: FSM state encoding (critical)",
+    "imitate=N: imitate beam search of width N before Q-learning, 0 for none (64)",
     "load=FILE: apply a trained FSM policy instead of training on the input",
     "episodes=N: training episodes (1000)",
     "n-step=N: n-step return length (10)",
@@ -53,7 +53,7 @@ public struct FSMBatchingPass: Pass {
     encoding =
       StateEncoding(
         rawValue: try options.choice(
-          "encoding", StateEncoding.allCases.map(\.rawValue), default: StateEncoding.max.rawValue))
+          "encoding", StateEncoding.allCases.map(\.rawValue), default: StateEncoding.critical.rawValue))
       ?? .sort
     loadPath = options.take("load")?.value
     var training = QLearningOptions()
@@ -88,7 +88,7 @@ public struct FSMBatchingPass: Pass {
   }
 
   public init(
-    policy: Policy, encoding: StateEncoding = .max, training: QLearningOptions = QLearningOptions()
+    policy: Policy, encoding: StateEncoding = .critical, training: QLearningOptions = QLearningOptions()
   ) {
     self.policy = policy
     self.encoding = encoding

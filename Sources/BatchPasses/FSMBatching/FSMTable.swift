@@ -14,11 +14,11 @@ public enum StateEncoding: String, CaseIterable, Sendable {
   /// `frontier` plus the type of the previous batch (written after `|`): a machine with one
   /// step of memory. Not one of ED-Batch's.
   case history
-  /// The ready types, each marked `NAME*` when running it now lowers the remaining path bound
-  /// (it is *tight*: the longest remaining chain of its type starts at one of its ready nodes
-  /// and at no ready node of another type), plus the previous type after `|`. Schedules that
-  /// meet the bound run only tight types; this names the states where that choice is made.
-  /// Not one of ED-Batch's.
+  /// The ready types, each marked by where its ready nodes stand on the longest remaining chain
+  /// of its type (`BatchingRun.pathMark`): `NAME*` when running it now lowers the remaining
+  /// path bound (tight), `NAME=` when another type's ready nodes start an equally long chain,
+  /// `NAME+k` when the longest chain from its ready nodes is k shorter (k ≤ 3); plus the
+  /// previous type after `|`. Not one of ED-Batch's.
   case critical
 }
 
@@ -136,17 +136,23 @@ public struct FSMTable: Equatable, Sendable {
   public func readyTypes(ofState s: Int) -> [Int32] {
     let key = stateKeys[s]
     let end = key.firstIndex(of: -1) ?? key.count
-    return key[..<end].map { $0 <= -2 ? -2 - $0 : $0 }
+    return key[..<end].map { $0 <= -2 ? (encoding == .critical ? (-2 - $0) / 8 : -2 - $0) : $0 }
   }
+
+  /// A `critical` key entry: a type with its path mark (`BatchingRun.pathMark`, 0…4).
+  static func criticalEntry(type: Int32, mark: Int32) -> Int32 { -2 - (type * 8 + mark) }
+
+  static let criticalSuffixes = ["*", "=", "+1", "+2", "+3"]
 
   /// The text of one state-key entry: a type name, `NAME!` for a type whose whole frontier is
   /// ready (`frontier`, `history`), or `|` before a `max` state's most-ready type or a
   /// `history` state's previous type.
   public func keyWord(_ entry: Int32) -> String {
-    entry == -1
-      ? "|"
-      : entry <= -2
-        ? typeNames[Int(-2 - entry)] + (encoding == .critical ? "*" : "!") : typeNames[Int(entry)]
+    if entry == -1 { return "|" }
+    if entry >= 0 { return typeNames[Int(entry)] }
+    if encoding != .critical { return typeNames[Int(-2 - entry)] + "!" }
+    let (type, mark) = ((-2 - entry) / 8, Int((-2 - entry) % 8))
+    return typeNames[Int(type)] + FSMTable.criticalSuffixes[min(mark, 4)]
   }
 
   /// Errors when the table shares no batchable op type with the graph: none of its states could
@@ -263,7 +269,12 @@ extension FSMTable {
             key.append(-1)
           } else if let t = table.typeIndex[String(word)] {
             key.append(t)
-          } else if word.hasSuffix(table.encoding == .critical ? "*" : "!"),
+          } else if table.encoding == .critical,
+            let mark = FSMTable.criticalSuffixes.firstIndex(where: { word.hasSuffix($0) }),
+            let t = table.typeIndex[String(word.dropLast(FSMTable.criticalSuffixes[mark].count))]
+          {
+            key.append(FSMTable.criticalEntry(type: t, mark: Int32(mark)))
+          } else if table.encoding != .critical, word.hasSuffix("!"),
             let t = table.typeIndex[String(word.dropLast())]
           {
             key.append(-2 - t)

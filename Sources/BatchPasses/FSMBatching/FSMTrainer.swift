@@ -1,5 +1,4 @@
 import BatchIR
-import Foundation
 
 /// Options of ED-Batch's tabular Q-learning (defaults are the paper's).
 public struct QLearningOptions: Sendable {
@@ -20,7 +19,7 @@ public struct QLearningOptions: Sendable {
   public var refineEvaluations = 2000
   /// Before Q-learning, imitate the schedules beam search of this width finds on the training
   /// graphs (0: no imitation).
-  public var imitationWidth = 0
+  public var imitationWidth = 64
 
   public init() {}
 }
@@ -33,7 +32,6 @@ struct StateEncoder {
 
   /// Stands for a type the table never saw; no state of the table contains it.
   static let unknownType = Int32.min
-  nonisolated(unsafe) static let variant = Int(getenv("FSMVAR").map { String(cString: $0) } ?? "0") ?? 0
 
   func key(_ run: BatchingRun) -> [Int32] {
     var key = run.readyTypes.map { tableType[Int($0)] }
@@ -67,24 +65,12 @@ struct StateEncoder {
         key.append(tableType[Int(run.lastBatchType)])
       }
     case .critical:
-      let v = StateEncoder.variant
       key = run.readyTypes.map { t in
         let type = tableType[Int(t)]
-        var code = type
-        if v & 4 != 0 && run.ready[Int(t)].count >= Int(run.frontierCount[Int(t)]) { code += 1000 }
-        return run.isTight(type: Int(t)) && type != Self.unknownType ? -2 - code : code
+        return type == Self.unknownType
+          ? type : FSMTable.criticalEntry(type: type, mark: run.pathMark(type: Int(t)))
       }.sorted()
-      if v & 8 != 0 {
-        // gap of each non-tight type
-        for t in run.readyTypes {
-          let sc = run.graph.slotCount
-          let s = Int(run.graph.slotOfType[Int(t)])
-          var col: Int32 = 0
-          for g in 0..<sc { col = Swift.max(col, run.groupMax[g * sc + s]) }
-          key.append(-5000 - Swift.min(col - run.groupMax[s * sc + s], 3))
-        }
-      }
-      if run.lastBatchType >= 0 && v & 1 == 0 {
+      if run.lastBatchType >= 0 {
         key.append(-1)
         key.append(tableType[Int(run.lastBatchType)])
       }
@@ -272,43 +258,79 @@ public struct FSMTrainer {
         progress(episodesRun, bestBatches, lowerBound)
       }
     }
-    // Refine from the best of: the kept snapshot, the final table, and the final table's states
-    // with every choice left to the fallback rule (which is `typewise` itself).
+    // Refine each start: the imitated table, the kept snapshot, the final table, and the final
+    // table's states with every choice left to the fallback rule; keep the best result.
     if imitated == nil || best != imitated { best.chooseGreedily() }
     let beforeRefinement = bestBatches
     var final = table
     final.chooseGreedily()
     var ruleOnly = table
     for s in 0..<ruleOnly.stateCount { ruleOnly.choices[s] = -1 }
-    for candidate in [final, ruleOnly] {
-      let batches = count(candidate)
-      if batches < bestBatches || batches == bestBatches && candidate.stateCount > best.stateCount {
-        best = candidate
-        bestBatches = batches
+    var starts = [best, final, ruleOnly]
+    if let imitated, imitated != best { starts.append(imitated) }
+    var evaluations = 0
+    let share = options.refineEvaluations / starts.count
+    var result = best
+    var resultBatches = bestBatches
+    for (i, start) in starts.enumerated() {
+      var candidate = start
+      var batches = i == 0 ? bestBatches : count(candidate)
+      let budget = i + 1 == starts.count ? options.refineEvaluations - evaluations : share
+      let used = refine(&candidate, batches: &batches, budget: budget)
+      evaluations += used
+      if batches < resultBatches
+        || batches == resultBatches && candidate.stateCount > result.stateCount
+      {
+        result = candidate
+        resultBatches = batches
       }
     }
-    var evaluations = 0
-    refinement: while evaluations < options.refineEvaluations {
-      var improved = false
-      for s in 0..<best.stateCount {
-        for candidate in best.readyTypes(ofState: s) where candidate != best.choices[s] {
-          if Double(bestBatches) <= options.stopRatio * Double(lowerBound)
-            || evaluations >= options.refineEvaluations
-          {
-            break refinement
-          }
-          var trial = best
-          trial.choices[s] = candidate
-          let batches = count(trial)
-          evaluations += 1
-          if batches < bestBatches {
-            best = trial
-            bestBatches = batches
-            improved = true
+    best = result
+    bestBatches = resultBatches
+
+    /// Coordinate descent on the total batch count. Each sweep first adds the states the
+    /// current FSM visits but the table lacks (their choice is the fallback rule's), so every
+    /// decision the FSM makes can be changed. Returns the evaluations used.
+    func refine(_ best: inout FSMTable, batches bestBatches: inout Int, budget: Int) -> Int {
+      var evaluations = 0
+      refinement: while evaluations < budget {
+        addVisitedStates(&best)
+        var improved = false
+        for s in 0..<best.stateCount {
+          for candidate in best.readyTypes(ofState: s) where candidate != best.choices[s] {
+            if Double(bestBatches) <= options.stopRatio * Double(lowerBound)
+              || evaluations >= budget
+            {
+              break refinement
+            }
+            var trial = best
+            trial.choices[s] = candidate
+            let batches = count(trial)
+            evaluations += 1
+            if batches < bestBatches {
+              best = trial
+              bestBatches = batches
+              improved = true
+            }
           }
         }
+        if !improved { break }
       }
-      if !improved { break }
+      return evaluations
+    }
+
+    func addVisitedStates(_ table: inout FSMTable) {
+      for (g, graph) in graphs.enumerated() {
+        var policy = FSMPolicy(table: table, graph: graph)
+        var run = BatchingRun(graph: graph, recordSchedule: false)
+        while true {
+          run.runUnbatched()
+          if run.isFinished { break }
+          let key = encoders[g].key(run)
+          if !key.contains(StateEncoder.unknownType) { _ = table.addState(key) }
+          run.runBatch(type: policy.choose(run))
+        }
+      }
     }
     if evaluations > 0 { progress(episodesRun, bestBatches, lowerBound) }
     return Result(
