@@ -53,7 +53,8 @@ public struct FSMBatchingPass: Pass {
     encoding =
       StateEncoding(
         rawValue: try options.choice(
-          "encoding", StateEncoding.allCases.map(\.rawValue), default: StateEncoding.critical.rawValue))
+          "encoding", StateEncoding.allCases.map(\.rawValue),
+          default: StateEncoding.critical.rawValue))
       ?? .sort
     loadPath = options.take("load")?.value
     var training = QLearningOptions()
@@ -88,7 +89,8 @@ public struct FSMBatchingPass: Pass {
   }
 
   public init(
-    policy: Policy, encoding: StateEncoding = .critical, training: QLearningOptions = QLearningOptions()
+    policy: Policy, encoding: StateEncoding = .critical,
+    training: QLearningOptions = QLearningOptions()
   ) {
     self.policy = policy
     self.encoding = encoding
@@ -144,6 +146,9 @@ public struct FSMBatchingPass: Pass {
       var p = FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
       fsmStatistics.set("fallbacks", p.fallbacks)
+      if table.encoding == .history || table.encoding == .critical {
+        fsmStatistics.set("backoffs", p.backoffs)
+      }
     }
     statistics.set("batches", schedule.batchCount)
     statistics.set("lower_bound", bounds.provenBound)

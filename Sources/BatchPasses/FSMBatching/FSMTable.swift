@@ -123,7 +123,9 @@ public struct FSMTable: Equatable, Sendable {
     for s in 0..<stateCount {
       var best: ActionValue?
       for entry in actions[s] {
-        if let b = best, entry.visits < b.visits || entry.visits == b.visits && entry.action > b.action {
+        if let b = best,
+          entry.visits < b.visits || entry.visits == b.visits && entry.action > b.action
+        {
           continue
         }
         best = entry
@@ -243,7 +245,8 @@ extension FSMTable {
       case "encoding":
         guard words.count == 2, let encoding = StateEncoding(rawValue: String(words[1])) else {
           throw fail(
-            "expected 'encoding base|sort|max|frontier|history|critical'", word: words.count > 1 ? words[1] : keyword
+            "expected 'encoding base|sort|max|frontier|history|critical'",
+            word: words.count > 1 ? words[1] : keyword
           )
         }
         table.encoding = encoding

@@ -20,12 +20,15 @@ public struct QLearningOptions: Sendable {
   /// Before Q-learning, imitate the schedules beam search of this width finds on the training
   /// graphs (0: no imitation).
   public var imitationWidth = 64
+  /// Episodes per round: a round's episodes all start from the same table and may run in
+  /// parallel; their updates are applied in episode order.
+  public var roundSize = 1
 
   public init() {}
 }
 
 /// Encodes a run's ready set as a state key of table type indices.
-struct StateEncoder {
+struct StateEncoder: Sendable {
   let encoding: StateEncoding
   /// Graph type index → table type index (`unknownType` for types the table lacks).
   let tableType: [Int32]
@@ -86,8 +89,13 @@ public struct FSMPolicy: BatchingPolicy {
   let encoder: StateEncoder
   /// Table type index → graph type index (-1 when the graph lacks it).
   let graphType: [Int32]
+  /// For encodings with a previous type (`history`, `critical`): the choice of each state
+  /// without it, by the votes (visits) of the full states that share it.
+  let backoff: [[Int32]: Int32]
   /// Decisions made by the fallback rule.
   public private(set) var fallbacks = 0
+  /// Decisions made by the back-off table (unseen state, seen without its previous type).
+  public private(set) var backoffs = 0
 
   public init(table: FSMTable, graph: BatchingGraph) {
     self.table = table
@@ -98,14 +106,33 @@ public struct FSMPolicy: BatchingPolicy {
       graphType[Int(t)] = Int32(g)
     }
     self.graphType = graphType
+    var votes: [[Int32]: [Int32: Int]] = [:]
+    if table.encoding == .history || table.encoding == .critical {
+      for s in 0..<table.stateCount where table.choices[s] >= 0 {
+        let key = table.stateKeys[s]
+        guard let cut = key.firstIndex(of: -1) else { continue }
+        let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
+        votes[Array(key[..<cut]), default: [:]][table.choices[s], default: 0] += max(weight, 1)
+      }
+    }
+    backoff = votes.mapValues { counts in
+      counts.max { a, b in a.value < b.value || a.value == b.value && a.key > b.key }?.key ?? -1
+    }
   }
 
   public mutating func choose(_ run: BatchingRun) -> Int {
-    if let s = table.state(encoder.key(run)) {
+    let key = encoder.key(run)
+    if let s = table.state(key) {
       let choice = table.choices[s]
       if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
         return Int(graphType[Int(choice)])
       }
+    } else if !backoff.isEmpty, let cut = key.firstIndex(of: -1),
+      let choice = backoff[Array(key[..<cut])], choice >= 0, graphType[Int(choice)] >= 0,
+      !run.ready[Int(graphType[Int(choice)])].isEmpty
+    {
+      backoffs += 1
+      return Int(graphType[Int(choice)])
     }
     fallbacks += 1
     return table.encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
@@ -141,7 +168,16 @@ public struct FSMTrainer {
     self.options = options
   }
 
-  public func train(progress: Progress = { _, _, _ in }) -> Result {
+  /// Runs one round of episodes and returns their trajectories in the order given; the
+  /// default runs them one after the other.
+  public typealias RoundRunner = (
+    _ specs: [EpisodeSpec], _ episode: @escaping @Sendable (EpisodeSpec) -> Trajectory
+  ) -> [Trajectory]
+
+  public func train(
+    runRound: RoundRunner = { specs, episode in specs.map(episode) },
+    progress: Progress = { _, _, _ in }
+  ) -> Result {
     var table = FSMTable(encoding: encoding)
     for graph in graphs {
       for t in 0..<graph.typeCount where !graph.unbatched[t] {
@@ -153,7 +189,6 @@ public struct FSMTrainer {
         encoding: encoding, tableType: graph.typeNames.map { table.knownTypeIndex($0) ?? -1 })
     }
     let lowerBound = graphs.reduce(0) { $0 + $1.lowerBound() }
-    var rng = SeededGenerator(seed: options.seed)
 
     func evaluate(_ table: FSMTable) -> Int {
       var table = table
@@ -188,74 +223,48 @@ public struct FSMTrainer {
     progress(0, bestBatches, lowerBound)
     var episodesRun = 0
     var epsilon = options.epsilon
-    var states: [Int] = []
-    var actions: [Int32] = []
-    var rewards: [Double] = []
-    for episode in 0..<options.episodes {
+    var episode = 0
+    while episode < options.episodes {
       if Double(bestBatches) <= options.stopRatio * Double(lowerBound) { break }
-      let graph = graphs[episode % graphs.count]
-      let encoder = encoders[episode % graphs.count]
-      states.removeAll(keepingCapacity: true)
-      actions.removeAll(keepingCapacity: true)
-      rewards.removeAll(keepingCapacity: true)
-      var run = BatchingRun(graph: graph, recordSchedule: false)
-      while true {
-        run.runUnbatched()
-        if run.isFinished { break }
-        let s = table.addState(encoder.key(run))
-        let choice: Int
-        if rng.unit() < epsilon {
-          choice = Int(run.readyTypes[Int(rng.next() % UInt64(run.readyTypes.count))])
-        } else {
-          // Greedy, with the typewise rule as the prior: its action is tried first in every
-          // state, so the table only departs from the rule where that proved better.
-          var prior =
-            encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
-          if let imitated, s < imitated.stateCount, imitated.choices[s] >= 0,
-            let t = run.readyTypes.first(where: { encoder.tableType[Int($0)] == imitated.choices[s] })
-          {
-            prior = Int(t)
-          }
-          if table.value(state: s, action: encoder.tableType[prior]) == nil {
-            choice = prior
-          } else {
-            let best = table.bestAction(state: s) { action in
-              run.readyTypes.contains { encoder.tableType[Int($0)] == action }
-            }
-            choice =
-              best.flatMap { action in run.readyTypes.first { encoder.tableType[Int($0)] == action }
-              }.map(Int.init) ?? prior
-          }
-        }
-        states.append(s)
-        actions.append(encoder.tableType[choice])
-        rewards.append(run.reward(type: choice))
-        run.runBatch(type: choice)
+      // A round of episodes runs on the same table (in parallel when the runner allows); their
+      // updates are applied in episode order, so the result depends only on the seed and the
+      // round size.
+      var specs: [EpisodeSpec] = []
+      while specs.count < max(options.roundSize, 1) && episode < options.episodes {
+        specs.append(EpisodeSpec(index: episode, graph: episode % graphs.count, epsilon: epsilon))
+        epsilon = max(options.epsilonMin, epsilon * options.epsilonDecay)
+        episode += 1
       }
-      // n-step returns, bootstrapped from the best known value n steps later.
-      let steps = states.count
-      for t in 0..<steps {
-        var target = 0.0
-        var discount = 1.0
-        let horizon = min(options.nStep, steps - t)
-        for k in 0..<horizon {
-          target += discount * rewards[t + k]
-          discount *= options.gamma
+      let context = EpisodeContext(
+        table: table, imitated: imitated, graphs: graphs, encoders: encoders, seed: options.seed)
+      let trajectories = runRound(specs) { context.run($0) }
+      for (spec, trajectory) in zip(specs, trajectories) {
+        let states = trajectory.keys.map { table.addState($0) }
+        let (actions, rewards) = (trajectory.actions, trajectory.rewards)
+        // n-step returns, bootstrapped from the best known value n steps later.
+        let steps = states.count
+        for t in 0..<steps {
+          var target = 0.0
+          var discount = 1.0
+          let horizon = min(options.nStep, steps - t)
+          for k in 0..<horizon {
+            target += discount * rewards[t + k]
+            discount *= options.gamma
+          }
+          if t + options.nStep < steps {
+            target += discount * table.bestValue(state: states[t + options.nStep])
+          }
+          table.update(state: states[t], action: actions[t], toward: target, rate: options.alpha)
         }
-        if t + options.nStep < steps {
-          target += discount * table.bestValue(state: states[t + options.nStep])
+        episodesRun = spec.index + 1
+        if episodesRun % options.evaluateEvery == 0 || episodesRun == options.episodes {
+          let batches = evaluate(table)
+          if batches < bestBatches {
+            bestBatches = batches
+            best = table
+          }
+          progress(episodesRun, bestBatches, lowerBound)
         }
-        table.update(state: states[t], action: actions[t], toward: target, rate: options.alpha)
-      }
-      episodesRun = episode + 1
-      epsilon = max(options.epsilonMin, epsilon * options.epsilonDecay)
-      if episodesRun % options.evaluateEvery == 0 || episodesRun == options.episodes {
-        let batches = evaluate(table)
-        if batches < bestBatches {
-          bestBatches = batches
-          best = table
-        }
-        progress(episodesRun, bestBatches, lowerBound)
       }
     }
     // Refine each start: the imitated table, the kept snapshot, the final table, and the final
@@ -336,5 +345,75 @@ public struct FSMTrainer {
     return Result(
       table: best, episodes: episodesRun, bestBatches: bestBatches, lowerBound: lowerBound,
       batchesBeforeRefinement: beforeRefinement, refineEvaluations: evaluations)
+  }
+}
+
+/// One training episode to run: its index (which seeds its random choices), the graph, and
+/// the exploration rate.
+public struct EpisodeSpec: Sendable {
+  public var index: Int
+  public var graph: Int
+  public var epsilon: Double
+}
+
+/// What one episode did: the state keys it met, the action it took in each (table type
+/// indices) and the reward.
+public struct Trajectory: Sendable {
+  public var keys: [[Int32]] = []
+  public var actions: [Int32] = []
+  public var rewards: [Double] = []
+
+  public init() {}
+}
+
+/// The read-only inputs of a round of episodes.
+struct EpisodeContext: Sendable {
+  let table: FSMTable
+  let imitated: FSMTable?
+  let graphs: [BatchingGraph]
+  let encoders: [StateEncoder]
+  let seed: UInt64
+
+  /// One ε-greedy episode. Greedy: the fallback rule (or the imitated choice) is the prior and
+  /// is tried first in every state, so the table only departs from it where that proved better.
+  func run(_ spec: EpisodeSpec) -> Trajectory {
+    var rng = SeededGenerator(seed: seed &+ UInt64(spec.index) &* 0x9E37_79B9_7F4A_7C15)
+    let graph = graphs[spec.graph]
+    let encoder = encoders[spec.graph]
+    var trajectory = Trajectory()
+    var run = BatchingRun(graph: graph, recordSchedule: false)
+    while true {
+      run.runUnbatched()
+      if run.isFinished { break }
+      let key = encoder.key(run)
+      let s = table.state(key)
+      let choice: Int
+      if rng.unit() < spec.epsilon {
+        choice = Int(run.readyTypes[Int(rng.next() % UInt64(run.readyTypes.count))])
+      } else {
+        var prior =
+          table.encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+        if let imitated, let i = imitated.state(key), imitated.choices[i] >= 0,
+          let t = run.readyTypes.first(where: { encoder.tableType[Int($0)] == imitated.choices[i] })
+        {
+          prior = Int(t)
+        }
+        if let s, table.value(state: s, action: encoder.tableType[prior]) != nil {
+          let best = table.bestAction(state: s) { action in
+            run.readyTypes.contains { encoder.tableType[Int($0)] == action }
+          }
+          choice =
+            best.flatMap { action in run.readyTypes.first { encoder.tableType[Int($0)] == action } }
+            .map(Int.init) ?? prior
+        } else {
+          choice = prior
+        }
+      }
+      trajectory.keys.append(key)
+      trajectory.actions.append(encoder.tableType[choice])
+      trajectory.rewards.append(run.reward(type: choice))
+      run.runBatch(type: choice)
+    }
+    return trajectory
   }
 }
