@@ -20,23 +20,21 @@ public struct BatchBounds: Sendable {
 
   /// `budget`: A* expansions per relaxation; 0 computes only the path bound.
   public init(_ graph: BatchingGraph, budget: Int, maxNodes: Int = 4096) {
-    let problem = SearchProblem(graph)
-    var typeBound = [Int](repeating: 0, count: problem.slotCount)
-    for n in 0..<problem.nodeCount {
-      for s in 0..<problem.slotCount {
-        typeBound[s] = max(typeBound[s], Int(problem.pathCount[n * problem.slotCount + s]))
-      }
+    let typeBound = graph.typeBounds()
+    let pathBound = graph.unbatchedNodeCount + typeBound.reduce(0, +)
+    var slotType = [Int](repeating: 0, count: graph.slotCount)
+    for t in 0..<graph.typeCount where graph.slotOfType[t] >= 0 {
+      slotType[Int(graph.slotOfType[t])] = t
     }
-    let pathBound = problem.unbatchedTotal + typeBound.reduce(0, +)
     self.pathBound = pathBound
     var best = pathBound
     var bestPair: (String, String)?
     var bestInstances = 0
-    if budget > 0 && problem.slotCount >= 2 {
+    if budget > 0 && graph.slotCount >= 2 {
       let pieces = BatchBounds.pieces(graph)
-      for a in 0..<problem.slotCount {
-        for b in (a + 1)..<problem.slotCount {
-          let types = [Int(problem.slotType[a]), Int(problem.slotType[b])]
+      for a in 0..<graph.slotCount {
+        for b in (a + 1)..<graph.slotCount {
+          let types = [slotType[a], slotType[b]]
           let rest = pathBound - typeBound[a] - typeBound[b]
           var nodes: [Int32] = []
           for (k, piece) in pieces.enumerated() {

@@ -173,31 +173,22 @@ public struct BatchingGraph: Sendable {
   /// holds at most one node of any path, so each type needs at least as many batches as the
   /// most nodes of that type on one path.
   public func lowerBound() -> Int {
-    let order = BatchingGraph.topologicalOrder(
-      operandCount: operandCount, userStart: userStart, users: users)
-    var bound = 0
-    var count = [Int32](repeating: 0, count: nodeCount)
-    var present = [Bool](repeating: false, count: typeCount)
-    for n in 0..<nodeCount { present[Int(nodeType[n])] = true }
-    for t in 0..<typeCount where present[t] {
-      if unbatched[t] {
-        bound += nodeType.lazy.filter { $0 == Int32(t) }.count
-        continue
-      }
-      // count[n] = most t-nodes on a path ending at n; push forward along users.
-      for i in 0..<nodeCount { count[i] = 0 }
-      var best: Int32 = 0
-      for n in order {
-        let ni = Int(n)
-        if nodeType[ni] == Int32(t) { count[ni] += 1 }
-        best = max(best, count[ni])
-        for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] where count[Int(u)] < count[ni]
-        {
-          count[Int(u)] = count[ni]
+    typeBounds().reduce(unbatchedNodeCount, +)
+  }
+
+  /// The number of unbatched nodes (each runs alone).
+  public var unbatchedNodeCount: Int { nodeType.lazy.filter { self.unbatched[Int($0)] }.count }
+
+  /// Per slot: the most nodes of that slot on one path.
+  public func typeBounds() -> [Int] {
+    var bound = [Int32](repeating: 0, count: slotCount)
+    pathCount.withUnsafeBufferPointer { count in
+      for n in 0..<nodeCount {
+        for s in 0..<slotCount where bound[s] < count[n * slotCount + s] {
+          bound[s] = count[n * slotCount + s]
         }
       }
-      bound += Int(best)
     }
-    return bound
+    return bound.map(Int.init)
   }
 }

@@ -26,6 +26,7 @@ public struct FSMBatchingPass: Pass {
     "seed=N: random seed for training (1)",
     "refine=N: most evaluations of the FSM refinement after Q-learning, 0 for none (2000)",
     "max-states=N: search limit of policy=exact (1000000)",
+    "sample=N: train on every k-th instance, at most N nodes, when the input is larger (20000)",
     "width=N: states kept per step by policy=beam (64)",
     "prove=N: A* expansions per relaxation of the proven lower bound, 0 for the path bound only (2000)",
     "tie=progress|ready|order: order of equal estimates in policy=beam (progress)",
@@ -43,6 +44,7 @@ public struct FSMBatchingPass: Pass {
   public var loadPath: String?
   public var maxStates: Int
   public var beamWidth: Int
+  public var trainingSample: Int
   public var proofBudget: Int
   public var tieBreak: BeamTieBreak
 
@@ -80,6 +82,7 @@ public struct FSMBatchingPass: Pass {
     self.training = training
     maxStates = try options.int("max-states", default: 1_000_000, range: 1...100_000_000)
     beamWidth = try options.int("width", default: 64, range: 1...10_000_000)
+    trainingSample = try options.int("sample", default: 20_000, range: 1...Int(Int32.max))
     proofBudget = try options.int("prove", default: 2000, range: 0...100_000_000)
     tieBreak =
       BeamTieBreak(
@@ -97,6 +100,7 @@ public struct FSMBatchingPass: Pass {
     self.training = training
     self.maxStates = 1_000_000
     self.beamWidth = 64
+    self.trainingSample = 20_000
     self.proofBudget = 2000
     self.tieBreak = .progress
   }
@@ -133,9 +137,13 @@ public struct FSMBatchingPass: Pass {
       } else {
         let clock = ContinuousClock()
         let start = clock.now
-        let result = FSMTrainer(graphs: [graph], encoding: encoding, options: training).train()
+        let sample = TrainingSample(module, maxNodes: trainingSample)
+        let trainingGraph = sample.map { BatchingGraph($0.module) } ?? graph
+        let result = FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: training)
+          .train()
         let elapsed = clock.now - start
         table = result.table
+        fsmStatistics.set("trained_nodes", trainingGraph.nodeCount)
         fsmStatistics.set("episodes", result.episodes)
         fsmStatistics.set("refine_evaluations", result.refineEvaluations)
         fsmStatistics.set(
