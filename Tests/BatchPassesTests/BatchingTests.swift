@@ -177,33 +177,35 @@ func randomModule(seed: UInt64, count: Int, types: Int, instances: Int = 2) -> M
     #expect(fsm.batchCount == exact.batchCount)
   }
 
-  /// On lattices a memoryless FSM over ED-Batch's encodings gets 37 where the optimum is 35:
-  /// one state needs different actions at different times. The `frontier` encoding (ready types
-  /// marked by whether their whole frontier is ready) gets 36, and the optimum on another sample.
+  /// On lattices a memoryless FSM over ED-Batch's encodings got 37 where the optimum is 35 (one
+  /// state needs different actions at different times), `frontier` 36. Imitation of beam search
+  /// may lower these, never below the optimum; the `critical` encoding (the default) with
+  /// imitation reaches the optimum on both samples.
   @Test func fsmOnSmallLatticesAgainstExact() throws {
     let module = smallSample(.latticeLSTM)
     let (exact, _) = try schedule(module, "fsm-batch{policy=exact}")
     #expect(exact.batchCount == 35)
     for encoding in ["base", "sort", "max"] {
       let (fsm, _) = try schedule(module, "fsm-batch{policy=fsm,encoding=\(encoding)}")
-      #expect(fsm.batchCount == 37, "encoding \(encoding)")
+      #expect((35...37).contains(fsm.batchCount), "encoding \(encoding)")
     }
     let (frontier, _) = try schedule(module, "fsm-batch{policy=fsm,encoding=frontier}")
-    #expect(frontier.batchCount == 36)
-    withKnownIssue("memoryless FSM state aliasing on lattices") {
-      #expect(frontier.batchCount == exact.batchCount)
-    }
+    #expect((35...36).contains(frontier.batchCount))
+    let (critical, _) = try schedule(module, "fsm-batch{policy=fsm}")
+    #expect(critical.batchCount == exact.batchCount)
 
     var options = WorkloadOptions()
     options.instances = 2
     options.seed = 1
     let other = WorkloadGenerator.generate(.latticeLSTM, options: options)
     let (otherExact, _) = try schedule(other, "fsm-batch{policy=exact}")
-    let (otherMax, _) = try schedule(other, "fsm-batch{policy=fsm}")
+    let (otherMax, _) = try schedule(other, "fsm-batch{policy=fsm,encoding=max}")
     let (otherFrontier, _) = try schedule(other, "fsm-batch{policy=fsm,encoding=frontier}")
+    let (otherCritical, _) = try schedule(other, "fsm-batch{policy=fsm}")
     #expect(otherExact.batchCount == 26)
-    #expect(otherMax.batchCount == 27)
+    #expect((26...27).contains(otherMax.batchCount))
     #expect(otherFrontier.batchCount == 26)
+    #expect(otherCritical.batchCount == 26)
   }
 
   @Test func trainingIsDeterministicInItsSeed() throws {
