@@ -108,7 +108,8 @@ public struct FSMPolicy: BatchingPolicy {
     self.graphType = graphType
     var votes: [[Int32]: [Int32: Int]] = [:]
     if table.encoding == .history || table.encoding == .critical {
-      for s in 0..<table.stateCount where table.choices[s] >= 0 {
+      // States without learned actions (added by refinement) do not vote.
+      for s in 0..<table.stateCount where table.choices[s] >= 0 && !table.actions[s].isEmpty {
         let key = table.stateKeys[s]
         guard let cut = key.firstIndex(of: -1) else { continue }
         let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
@@ -332,12 +333,21 @@ public struct FSMTrainer {
       for (g, graph) in graphs.enumerated() {
         var policy = FSMPolicy(table: table, graph: graph)
         var run = BatchingRun(graph: graph, recordSchedule: false)
+        var added: [(key: [Int32], choice: Int32)] = []
         while true {
           run.runUnbatched()
           if run.isFinished { break }
           let key = encoders[g].key(run)
-          if !key.contains(StateEncoder.unknownType) { _ = table.addState(key) }
-          run.runBatch(type: policy.choose(run))
+          let backoffs = policy.backoffs
+          let choice = policy.choose(run)
+          if table.state(key) == nil && !key.contains(StateEncoder.unknownType) {
+            // Keep the decision: the back-off table's choice, or none (the rule decides).
+            added.append((key, policy.backoffs > backoffs ? encoders[g].tableType[choice] : -1))
+          }
+          run.runBatch(type: choice)
+        }
+        for (key, choice) in added where table.state(key) == nil {
+          table.choices[table.addState(key)] = choice
         }
       }
     }
