@@ -122,7 +122,7 @@ struct TrainCommand: ParsableCommand {
   var imitate: Int = 64
 
   @Option(name: .long, help: "Most evaluations of the refinement after Q-learning.")
-  var refine: Int = 2000
+  var refine: Int = 4000
 
   @Option(
     name: .long,

@@ -21,7 +21,8 @@ func batches(_ schedule: Schedule, _ module: Module) -> [String] {
 }
 
 let allPolicies = [
-  "agenda", "agenda-dynamic", "depth", "typewise", "exact", "beam", "beam,width=1", "fsm,episodes=60",
+  "agenda", "agenda-dynamic", "depth", "typewise", "exact", "beam", "beam,width=1",
+  "fsm,episodes=60",
 ]
 
 /// A random DAG: `count` nodes of `types` types (type 0 unbatched), each with up to 3 earlier operands.

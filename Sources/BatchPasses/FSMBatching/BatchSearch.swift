@@ -419,7 +419,7 @@ public enum BeamBatching {
   }
 
   public static func schedule(
-    _ graph: BatchingGraph, width: Int, tieBreak: BeamTieBreak = .progress
+    _ graph: BatchingGraph, width: Int, tieBreak: BeamTieBreak = .ready
   )
     -> Result
   {

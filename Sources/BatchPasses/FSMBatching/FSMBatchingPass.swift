@@ -24,12 +24,12 @@ public struct FSMBatchingPass: Pass {
     "eval-every=N: greedy evaluation period in episodes (50)",
     "stop-ratio=X: stop when a greedy run is within X times the lower bound (1.01)",
     "seed=N: random seed for training (1)",
-    "refine=N: most evaluations of the FSM refinement after Q-learning, 0 for none (2000)",
+    "refine=N: most evaluations of the FSM refinement after Q-learning, 0 for none (4000)",
     "max-states=N: search limit of policy=exact (1000000)",
-    "sample=N: train on every k-th instance, at most N nodes, when the input is larger (20000)",
+    "sample=N: train on every k-th instance, at most N nodes, when the input is larger (4096)",
     "width=N: states kept per step by policy=beam (64)",
-    "prove=N: A* expansions per relaxation of the proven lower bound, 0 for the path bound only (2000)",
-    "tie=progress|ready|order: order of equal estimates in policy=beam (progress)",
+    "prove=N: A* expansions per relaxation of the proven lower bound when the schedule is above the path bound, 0 for the path bound only (2000)",
+    "tie=progress|ready|order: order of equal estimates in policy=beam (ready)",
   ]
   public static let requires: [ModulePart] = []
   public static let produces: [ModulePart] = [.schedule]
@@ -82,13 +82,13 @@ public struct FSMBatchingPass: Pass {
     self.training = training
     maxStates = try options.int("max-states", default: 1_000_000, range: 1...100_000_000)
     beamWidth = try options.int("width", default: 64, range: 1...10_000_000)
-    trainingSample = try options.int("sample", default: 20_000, range: 1...Int(Int32.max))
+    trainingSample = try options.int("sample", default: 4096, range: 1...Int(Int32.max))
     proofBudget = try options.int("prove", default: 2000, range: 0...100_000_000)
     tieBreak =
       BeamTieBreak(
         rawValue: try options.choice(
-          "tie", BeamTieBreak.allCases.map(\.rawValue), default: BeamTieBreak.progress.rawValue))
-      ?? .progress
+          "tie", BeamTieBreak.allCases.map(\.rawValue), default: BeamTieBreak.ready.rawValue))
+      ?? .ready
   }
 
   public init(
@@ -100,15 +100,13 @@ public struct FSMBatchingPass: Pass {
     self.training = training
     self.maxStates = 1_000_000
     self.beamWidth = 64
-    self.trainingSample = 20_000
+    self.trainingSample = 4096
     self.proofBudget = 2000
-    self.tieBreak = .progress
+    self.tieBreak = .ready
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
     let graph = BatchingGraph(module)
-    let bounds = BatchBounds(graph, budget: proofBudget)
-    let lowerBound = bounds.pathBound
     var schedule: Schedule
     var fsmStatistics = PassStatistics()
     switch policy {
@@ -159,6 +157,10 @@ public struct FSMBatchingPass: Pass {
       }
     }
     statistics.set("batches", schedule.batchCount)
+    // A schedule that meets the path bound proves it optimal: no relaxation can raise the bound.
+    let pathBound = graph.lowerBound()
+    let bounds = BatchBounds(
+      graph, budget: schedule.batchCount > pathBound ? proofBudget : 0)
     statistics.set("lower_bound", bounds.provenBound)
     statistics.set("path_lower_bound", bounds.pathBound)
     for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }

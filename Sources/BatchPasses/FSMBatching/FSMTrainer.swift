@@ -16,7 +16,7 @@ public struct QLearningOptions: Sendable {
   /// After Q-learning, improve the FSM by coordinate descent on the true objective: try every
   /// ready type in every state and keep a change when the total batch count drops. At most this
   /// many evaluations (0 turns refinement off).
-  public var refineEvaluations = 2000
+  public var refineEvaluations = 4000
   /// Before Q-learning, imitate the schedules beam search of this width finds on the training
   /// graphs (0: no imitation).
   public var imitationWidth = 64
@@ -204,23 +204,36 @@ public struct FSMTrainer {
     }
     // Imitation: every state on a beam trajectory votes for the type the beam ran there; its
     // choice is the most-voted type, and it becomes the prior of Q-learning in that state.
-    var imitated: FSMTable?
+    // One imitated table per beam tie-break (`ready`, `progress`, `spread`): the beams find
+    // different schedules, each imitated alone; the best count is the Q-learning prior, and
+    // every one is a start of the refinement.
+    var imitations: [(table: FSMTable, batches: Int)] = []
     if options.imitationWidth > 0 {
-      for (g, graph) in graphs.enumerated() {
-        let moves = BeamBatching.schedule(graph, width: options.imitationWidth).moves
-        var run = BatchingRun(graph: graph, recordSchedule: false)
-        for move in moves {
-          run.runUnbatched()
-          let s = table.addState(encoders[g].key(run))
-          table.update(state: s, action: encoders[g].tableType[Int(move)], toward: 0, rate: 1)
-          run.runBatch(type: Int(move))
+      let base = table
+      for tieBreak in [BeamTieBreak.ready, .progress, .spread] {
+        var imitation = base
+        for (g, graph) in graphs.enumerated() {
+          let moves = BeamBatching.schedule(
+            graph, width: options.imitationWidth, tieBreak: tieBreak
+          ).moves
+          var run = BatchingRun(graph: graph, recordSchedule: false)
+          for move in moves {
+            run.runUnbatched()
+            let s = imitation.addState(encoders[g].key(run))
+            imitation.update(
+              state: s, action: encoders[g].tableType[Int(move)], toward: 0, rate: 1)
+            run.runBatch(type: Int(move))
+          }
         }
+        imitation.chooseMostVisited()
+        imitations.append((imitation, count(imitation)))
       }
-      table.chooseMostVisited()
-      imitated = table
+      imitations.sort { $0.batches < $1.batches }
+      table = imitations[0].table
     }
+    let imitated = imitations.first?.table
     var best = table
-    var bestBatches = imitated.map(count) ?? evaluate(table)
+    var bestBatches = imitations.first?.batches ?? evaluate(table)
     progress(0, bestBatches, lowerBound)
     var episodesRun = 0
     var epsilon = options.epsilon
@@ -277,7 +290,7 @@ public struct FSMTrainer {
     var ruleOnly = table
     for s in 0..<ruleOnly.stateCount { ruleOnly.choices[s] = -1 }
     var starts = [best, final, ruleOnly]
-    if let imitated, imitated != best { starts.append(imitated) }
+    for imitation in imitations where imitation.table != best { starts.append(imitation.table) }
     var evaluations = 0
     let share = options.refineEvaluations / starts.count
     var result = best
