@@ -312,31 +312,37 @@ struct SearchProblem {
                 operands.withUnsafeBufferPointer { operands in
                   stamp.withUnsafeMutableBufferPointer { stamp in
                     executed.withUnsafeMutableBufferPointer { bits in
-                      while head < queue.count {
-                        let n = Int(queue[head])
-                        head += 1
-                        if kind[n] == SearchProblem.unbatched { batches += 1 }
-                        bits[n >> 6] |= 1 << UInt64(n & 63)
-                        hash ^= zobrist[n]
-                        for i in Int(userStart[n])..<Int(userStart[n + 1]) {
-                          let u = Int(users[i])
-                          if stamp[u] == generation { continue }
-                          var isReady = true
-                          if wideIndex[u] >= 0 {
-                            widePending[Int(wideIndex[u])] -= 1
-                            if widePending[Int(wideIndex[u])] > 0 { continue }
-                          } else {
-                            for j in Int(operandStart[u])..<Int(operandStart[u + 1]) {
-                              let o = Int(operands[j])
-                              if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
-                                isReady = false
-                                break
+                      widePending.withUnsafeMutableBufferPointer { widePending in
+                        while head < queue.count {
+                          let n = Int(queue[head])
+                          head += 1
+                          if kind[n] == SearchProblem.unbatched { batches += 1 }
+                          bits[n >> 6] |= 1 << UInt64(n & 63)
+                          hash ^= zobrist[n]
+                          for i in Int(userStart[n])..<Int(userStart[n + 1]) {
+                            let u = Int(users[i])
+                            if stamp[u] == generation { continue }
+                            var isReady = true
+                            if wideIndex[u] >= 0 {
+                              widePending[Int(wideIndex[u])] -= 1
+                              if widePending[Int(wideIndex[u])] > 0 { continue }
+                            } else {
+                              for j in Int(operandStart[u])..<Int(operandStart[u + 1]) {
+                                let o = Int(operands[j])
+                                if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
+                                  isReady = false
+                                  break
+                                }
                               }
                             }
+                            if !isReady { continue }
+                            stamp[u] = generation
+                            if kind[u] >= 0 {
+                              ready.append(Int32(u))
+                            } else {
+                              queue.append(Int32(u))
+                            }
                           }
-                          if !isReady { continue }
-                          stamp[u] = generation
-                          if kind[u] >= 0 { ready.append(Int32(u)) } else { queue.append(Int32(u)) }
                         }
                       }
                     }
