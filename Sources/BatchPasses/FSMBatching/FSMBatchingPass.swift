@@ -29,7 +29,7 @@ public struct FSMBatchingPass: Pass {
     "sample=N: train on every k-th instance, at most N nodes, when the input is larger (4096)",
     "width=N: states kept per step by policy=beam (64)",
     "prove=N: A* expansions per relaxation of the proven lower bound when the schedule is above the path bound, 0 for the path bound only (2000)",
-    "tie=progress|ready|order: order of equal estimates in policy=beam (ready)",
+    "tie=ready|progress|order|spread|mixed: order of equal estimates in policy=beam (ready)",
   ]
   public static let requires: [ModulePart] = []
   public static let produces: [ModulePart] = [.schedule]
