@@ -10,7 +10,8 @@ import BatchIR
 ///   node there (it runs as soon as it is ready and costs nothing) and drop the rest: a schedule's
 ///   a- and b-batches, restricted to those nodes, schedule the relaxation, so they are at least
 ///   its optimum. The bound is that optimum (A*, or the lowest open estimate when A* runs out of
-///   budget) plus the path bounds of every other type. The best pair and piece count wins.
+///   budget) plus the path bounds of every other type. Pairs are taken among the `maxTypes`
+///   types with the largest path bounds; the best pair and piece count wins.
 public struct BatchBounds: Sendable {
   public let pathBound: Int
   public let provenBound: Int
@@ -19,7 +20,7 @@ public struct BatchBounds: Sendable {
   public let bestInstances: Int
 
   /// `budget`: A* expansions per relaxation; 0 computes only the path bound.
-  public init(_ graph: BatchingGraph, budget: Int, maxNodes: Int = 4096) {
+  public init(_ graph: BatchingGraph, budget: Int, maxNodes: Int = 4096, maxTypes: Int = 6) {
     let typeBound = graph.typeBounds()
     let pathBound = graph.unbatchedNodeCount + typeBound.reduce(0, +)
     var slotType = [Int](repeating: 0, count: graph.slotCount)
@@ -32,8 +33,11 @@ public struct BatchBounds: Sendable {
     var bestInstances = 0
     if budget > 0 && graph.slotCount >= 2 {
       let pieces = BatchBounds.pieces(graph)
-      for a in 0..<graph.slotCount {
-        for b in (a + 1)..<graph.slotCount {
+      // Pairs among the `maxTypes` types with the largest path bounds (ties: lower slot).
+      let slots = (0..<graph.slotCount).sorted { (-typeBound[$0], $0) < (-typeBound[$1], $1) }
+        .prefix(maxTypes)
+      for a in slots {
+        for b in slots where b > a {
           let types = [slotType[a], slotType[b]]
           let rest = pathBound - typeBound[a] - typeBound[b]
           var nodes: [Int32] = []
