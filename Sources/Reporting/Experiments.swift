@@ -15,7 +15,10 @@ public struct ReportGraph: Sendable {
 /// Loads the graphs the report covers and runs the passes on them, in process.
 public enum Experiments {
   /// The batching policies compared, in table order.
-  public static let policies = ["depth", "agenda", "agenda-dynamic", "typewise", "fsm"]
+  public static let policies = ["depth", "agenda", "agenda-dynamic", "typewise", "beam", "fsm"]
+
+  /// The beam width the best-known search uses where no policy meets the proven bound.
+  public static let bestKnownWidth = 1024
 
   /// The ED-Batch corpus (`DIR/edbatch/FAMILY/G*.txt`, imported with the default tensor bytes)
   /// and the DyNet Tree-LSTM graph (`DIR/dynet-treelstm-t64-l16.txt`), in name order. With
@@ -85,7 +88,12 @@ public enum Experiments {
   /// of `pq-layout` after the FSM's schedule.
   public struct BatchingResult: Sendable {
     public var batches: [String: Int] = [:]
+    /// The proven lower bound (`lower_bound`) and the path bound (`path_lower_bound`).
     public var lowerBound = 0
+    public var pathLowerBound = 0
+    /// The fewest batches found: the best policy, or beam search at `bestKnownWidth` when no
+    /// policy meets the proven bound.
+    public var bestKnown = 0
     public var trainMilliseconds = 0.0
     public var exact: Int?
     public var gathers = 0
@@ -100,13 +108,26 @@ public enum Experiments {
     -> BatchingResult
   {
     var result = BatchingResult()
-    for policy in policies where policy != "fsm" {
-      let statistics = try run("fsm-batch{policy=\(policy)}", on: module).records[0].statistics
+    for (i, policy) in policies.enumerated() where policy != "fsm" {
+      // The proven bound is the same for every policy: prove it once.
+      let prove = i == 0 ? "" : ",prove=0"
+      let statistics = try run("fsm-batch{policy=\(policy)\(prove)}", on: module).records[0]
+        .statistics
       result.batches[policy] = Int(statistics["batches"] ?? -1)
-      result.lowerBound = Int(statistics["lower_bound"] ?? 0)
+      if i == 0 {
+        result.lowerBound = Int(statistics["lower_bound"] ?? 0)
+        result.pathLowerBound = Int(statistics["path_lower_bound"] ?? 0)
+      }
     }
-    let fsm = try run("fsm-batch,pq-layout", on: module).records
+    let fsm = try run("fsm-batch{prove=0},pq-layout", on: module).records
     result.batches["fsm"] = Int(fsm[0].statistics["batches"] ?? -1)
+    result.bestKnown = result.batches.values.min() ?? 0
+    if result.bestKnown > result.lowerBound {
+      let wide = try run(
+        "fsm-batch{policy=beam,width=\(bestKnownWidth),prove=0}", on: module
+      ).records[0].statistics
+      result.bestKnown = min(result.bestKnown, Int(wide["batches"] ?? Double(result.bestKnown)))
+    }
     result.trainMilliseconds = fsm[0].statistics["train_ms"] ?? 0
     let layout = fsm[1].statistics
     result.gathers = Int(layout["gathers"] ?? 0)
@@ -121,27 +142,38 @@ public enum Experiments {
     return result
   }
 
-  /// Trains an FSM on `training` and applies it to each of `targets`: the FSM's batch counts and
-  /// agenda's, side by side.
-  public static func transfer(training: Module, targets: [Module]) -> (
-    trainMilliseconds: Double, fsm: [Int], agenda: [Int]
-  ) {
+  /// What a table trained on one graph does on others.
+  public struct TransferResult: Sendable {
+    public var trainMilliseconds = 0.0
+    public var fsm: [Int] = []
+    /// Decisions of the fallback rule and of the back-off table, per target.
+    public var fallbacks: [Int] = []
+    public var backoffs: [Int] = []
+    public var agenda: [Int] = []
+  }
+
+  /// Trains an FSM (default options) on `training` and applies it to each of `targets`: the
+  /// FSM's batch counts and fallbacks, and agenda's counts, side by side.
+  public static func transfer(training: Module, targets: [Module]) -> TransferResult {
+    var options = QLearningOptions()
+    options.roundSize = 1
     let clock = ContinuousClock()
     let start = clock.now
     let table = FSMTrainer(
-      graphs: [BatchingGraph(training)], encoding: .max, options: QLearningOptions()
+      graphs: [BatchingGraph(training)], encoding: .critical, options: options
     ).train().table
-    let elapsed = clock.now - start
-    var fsm: [Int] = []
-    var agenda: [Int] = []
+    var result = TransferResult()
+    result.trainMilliseconds = (clock.now - start).inMilliseconds
     for target in targets {
       let graph = BatchingGraph(target)
       var policy = FSMPolicy(table: table, graph: graph)
-      fsm.append(BatchingRun.schedule(graph, policy: &policy, name: "fsm").batchCount)
+      result.fsm.append(BatchingRun.schedule(graph, policy: &policy, name: "fsm").batchCount)
+      result.fallbacks.append(policy.fallbacks)
+      result.backoffs.append(policy.backoffs)
       var peer = AgendaPolicy()
-      agenda.append(BatchingRun.schedule(graph, policy: &peer, name: "agenda").batchCount)
+      result.agenda.append(BatchingRun.schedule(graph, policy: &peer, name: "agenda").batchCount)
     }
-    return (elapsed.inMilliseconds, fsm, agenda)
+    return result
   }
 
   /// Compile time of the pipeline stages on `module`, in milliseconds per 1,000 nodes: median of

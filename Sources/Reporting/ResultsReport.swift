@@ -50,7 +50,9 @@ public struct ResultsReport {
 
     page += trainingSection(
       results.filter { $0.graph.name.hasSuffix("/G0") || $0.graph.family == "dynet-treelstm" })
-    page += transferSection(corpus, progress: progress)
+    var bestKnown: [String: Int] = [:]
+    for (graph, result) in results { bestKnown[graph.name] = result.bestKnown }
+    page += transferSection(corpus, bestKnown: bestKnown, progress: progress)
     page += layoutSection(results)
     let packing = PackingReport().section(chartFolder: chartFolder, progress: progress)
     page += packing.markdown
@@ -87,8 +89,8 @@ public struct ResultsReport {
 
       Corpus: `\(corpusDirectory)` (ED-Batch dumps imported with 256-byte tensors, and DyNet's \
       Tree-LSTM graph). Generated: every `optimizer generate` family, \(generatedInstances) \
-      instances, seed 1. FSM: default options (encoding `max`, 1000 episodes, seed 1, early stop at \
-      1.01 × lower bound, refinement).
+      instances, seed 1. FSM: default options (encoding `critical`, imitation of `beam` at width 64, 1000 \
+      episodes, seed 1, early stop at 1.01 × the path bound, refinement).
 
       """
   }
@@ -100,18 +102,26 @@ public struct ResultsReport {
 
       ## Batching: batches per policy against the lower bound
 
-      Lower bound: unbatched nodes plus, over each type, the most nodes of that type on one path. \
-      `fsm` is trained on the graph itself.
+      Path bound: unbatched nodes plus, over each type, the most nodes of that type on one path. \
+      Proven bound (`lower_bound`): the path bound raised by exact solves of relaxations (two \
+      types kept on the largest pieces of the graph, other nodes freed; \
+      [fsm-batch](passes/fsm-batch.md#lower-bounds)). Best known: the fewest batches of any \
+      policy here, or of `beam` at width \(Experiments.bestKnownWidth) where none meets the \
+      proven bound; "= bound" marks a proven optimum. `beam` runs at its default width, `fsm` is \
+      trained on the graph itself (default options).
 
-      | graph | nodes | lower bound | \(Experiments.policies.joined(separator: " | ")) | fsm / bound |
-      |---|---:|---:|\(Experiments.policies.map { _ in "---:" }.joined(separator: "|"))|---:|
+      | graph | nodes | path bound | proven bound | \(Experiments.policies.joined(separator: " | ")) | best known / proven bound | fsm / best known |
+      |---|---:|---:|---:|\(Experiments.policies.map { _ in "---:" }.joined(separator: "|"))|---:|---:|
 
       """
     for (graph, result) in results {
       let counts = Experiments.policies.map { String(result.batches[$0] ?? -1) }
-      let ratio = Double(result.batches["fsm"] ?? 0) / Double(max(result.lowerBound, 1))
+      let ratio = Double(result.batches["fsm"] ?? 0) / Double(max(result.bestKnown, 1))
+      let best =
+        result.bestKnown == result.lowerBound
+        ? "\(result.bestKnown) = bound" : "\(result.bestKnown) / \(result.lowerBound)"
       text +=
-        "| \(graph.name) | \(graph.module.nodeCount) | \(result.lowerBound) | \(counts.joined(separator: " | ")) | \(String(format: "%.3f", ratio)) |\n"
+        "| \(graph.name) | \(graph.module.nodeCount) | \(result.pathLowerBound) | \(result.lowerBound) | \(counts.joined(separator: " | ")) | \(best) | \(String(format: "%.3f", ratio)) |\n"
     }
     return text
   }
@@ -190,16 +200,21 @@ public struct ResultsReport {
     return text
   }
 
-  func transferSection(_ corpus: [ReportGraph], progress: (String) -> Void) -> String {
+  func transferSection(
+    _ corpus: [ReportGraph], bestKnown: [String: Int], progress: (String) -> Void
+  ) -> String {
     var text = """
 
       ### Trained on G0, applied to G1–G4
 
-      One table trained on each family's G0, applied unchanged to the other graphs of the family \
-      (states it never saw fall back to `typewise`), against DyNet's agenda.
+      One table trained on each family's G0 (default options), applied unchanged to the other \
+      graphs of the family, against DyNet's agenda and the best known count (table above). \
+      States the table never saw are decided by the back-off table (the state without its \
+      previous type) or else by the fallback rule; "fallbacks / batches" counts the rule's \
+      decisions, back-offs in parentheses.
 
-      | family | train ms | fsm G1–G4 | agenda G1–G4 | never worse |
-      |---|---:|---|---|---|
+      | family | train ms | fsm G1–G4 | best known G1–G4 | fsm / best known (max) | fallbacks / batches | agenda G1–G4 | never worse than agenda |
+      |---|---:|---|---|---:|---|---|---|
 
       """
     var families: [String] = []
@@ -208,11 +223,16 @@ public struct ResultsReport {
       let graphs = corpus.filter { $0.family == family }
       guard graphs.count > 1, let first = graphs.first else { continue }
       progress("transfer \(family)")
-      let result = Experiments.transfer(
-        training: first.module, targets: graphs.dropFirst().map(\.module))
+      let targets = Array(graphs.dropFirst())
+      let result = Experiments.transfer(training: first.module, targets: targets.map(\.module))
       let neverWorse = zip(result.fsm, result.agenda).allSatisfy { $0 <= $1 }
+      let best = targets.map { bestKnown[$0.name] ?? 0 }
+      let worst = zip(result.fsm, best).map { Double($0) / Double(max($1, 1)) }.max() ?? 0
+      let fallbacks = result.fsm.indices.map {
+        "\(result.fallbacks[$0]) (\(result.backoffs[$0])) / \(result.fsm[$0])"
+      }
       text +=
-        "| \(family) | \(Int(result.trainMilliseconds)) | \(result.fsm.map(String.init).joined(separator: " / ")) | \(result.agenda.map(String.init).joined(separator: " / ")) | \(neverWorse ? "yes" : "no") |\n"
+        "| \(family) | \(Int(result.trainMilliseconds)) | \(result.fsm.map(String.init).joined(separator: " / ")) | \(best.map(String.init).joined(separator: " / ")) | \(String(format: "%.3f", worst)) | \(fallbacks.joined(separator: ", ")) | \(result.agenda.map(String.init).joined(separator: " / ")) | \(neverWorse ? "yes" : "no") |\n"
     }
     return text
   }

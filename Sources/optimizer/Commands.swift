@@ -112,11 +112,24 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "The policy file to write.")
   var output: String
 
-  @Option(name: .long, help: "State encoding: base, sort, max or frontier.")
-  var encoding: String = StateEncoding.max.rawValue
+  @Option(name: .long, help: "State encoding: base, sort, max, frontier, history or critical.")
+  var encoding: String = StateEncoding.critical.rawValue
 
   @Option(name: .long, help: "Training episodes.")
   var episodes: Int = 1000
+
+  @Option(name: .long, help: "Imitate beam search of this width first (0: none).")
+  var imitate: Int = 64
+
+  @Option(name: .long, help: "Most evaluations of the refinement after Q-learning.")
+  var refine: Int = 4000
+
+  @Option(
+    name: .long,
+    help:
+      "Episodes per round, run in parallel (the table depends on the seed and this, not on the cores)."
+  )
+  var round: Int = 8
 
   @Option(name: .long, help: "Random seed.")
   var seed: UInt64 = 1
@@ -130,9 +143,15 @@ struct TrainCommand: ParsableCommand {
   func validate() throws {
     guard !files.isEmpty else { throw ValidationError("give at least one .dg file to train on") }
     guard StateEncoding(rawValue: encoding) != nil else {
-      throw ValidationError("--encoding must be base, sort or max")
+      throw ValidationError(
+        "--encoding must be one of \(StateEncoding.allCases.map(\.rawValue).joined(separator: ", "))"
+      )
     }
     guard episodes >= 1 else { throw ValidationError("--episodes must be positive") }
+    guard imitate >= 0, refine >= 0 else {
+      throw ValidationError("--imitate and --refine must not be negative")
+    }
+    guard round >= 1 else { throw ValidationError("--round must be positive") }
   }
 
   func run() throws {
@@ -141,10 +160,13 @@ struct TrainCommand: ParsableCommand {
     var options = QLearningOptions()
     options.episodes = episodes
     options.seed = seed
+    options.imitationWidth = imitate
+    options.refineEvaluations = refine
+    options.roundSize = round
     let trainer = FSMTrainer(
-      graphs: graphs, encoding: StateEncoding(rawValue: encoding) ?? .sort, options: options)
+      graphs: graphs, encoding: StateEncoding(rawValue: encoding) ?? .critical, options: options)
     let showProgress = !quiet && isatty(STDERR_FILENO) != 0
-    let result = trainer.train { episode, best, lowerBound in
+    let result = trainer.train(runRound: runInParallel) { episode, best, lowerBound in
       guard showProgress else { return }
       let width = 30
       let filled = episode * width / max(episodes, 1)
@@ -165,4 +187,25 @@ struct TrainCommand: ParsableCommand {
       try writeFileAtomically(dot, try GraphvizRenderer.dot(FSMView.graph(replay)))
     }
   }
+}
+
+/// Runs a round of training episodes as child tasks (Swift concurrency) and waits for them;
+/// results come back in the order of `specs`, so the table does not depend on the scheduling.
+func runInParallel(
+  _ specs: [EpisodeSpec], _ episode: @escaping @Sendable (EpisodeSpec) -> Trajectory
+) -> [Trajectory] {
+  final class Box: @unchecked Sendable { var trajectories: [Trajectory] = [] }
+  let box = Box()
+  let done = DispatchSemaphore(value: 0)
+  Task.detached {
+    box.trajectories = await withTaskGroup(of: (Int, Trajectory).self) { group in
+      for (i, spec) in specs.enumerated() { group.addTask { (i, episode(spec)) } }
+      var out = [Trajectory](repeating: Trajectory(), count: specs.count)
+      for await (i, trajectory) in group { out[i] = trajectory }
+      return out
+    }
+    done.signal()
+  }
+  done.wait()
+  return box.trajectories
 }

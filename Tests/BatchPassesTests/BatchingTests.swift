@@ -20,7 +20,10 @@ func batches(_ schedule: Schedule, _ module: Module) -> [String] {
   }
 }
 
-let allPolicies = ["agenda", "agenda-dynamic", "depth", "typewise", "exact", "fsm,episodes=60"]
+let allPolicies = [
+  "agenda", "agenda-dynamic", "depth", "typewise", "exact", "beam", "beam,width=1",
+  "fsm,episodes=60",
+]
 
 /// A random DAG: `count` nodes of `types` types (type 0 unbatched), each with up to 3 earlier operands.
 func randomModule(seed: UInt64, count: Int, types: Int, instances: Int = 2) -> Module {
@@ -178,9 +181,10 @@ func randomModule(seed: UInt64, count: Int, types: Int, instances: Int = 2) -> M
   }
 
   /// On small lattices the FSM must stay between the optimum (`exact`) and the counts it reached
-  /// when this test was written (a regression guard): with ED-Batch's encodings a memoryless FSM
-  /// got 37 where the optimum is 35 (one state needs different actions at different times); the
-  /// `frontier` encoding got 36, and the optimum on another sample. An improvement passes.
+  /// before (a regression guard, so an improvement passes): with ED-Batch's encodings a
+  /// memoryless FSM got 37 where the optimum is 35 (one state needs different actions at
+  /// different times), `frontier` 36. The `critical` encoding (the default) with imitation of
+  /// beam search reaches the optimum on both samples.
   @Test func fsmOnSmallLatticesAgainstExact() throws {
     let module = smallSample(.latticeLSTM)
     let (exact, _) = try schedule(module, "fsm-batch{policy=exact}")
@@ -191,17 +195,21 @@ func randomModule(seed: UInt64, count: Int, types: Int, instances: Int = 2) -> M
     }
     let (frontier, _) = try schedule(module, "fsm-batch{policy=fsm,encoding=frontier}")
     #expect((exact.batchCount...36).contains(frontier.batchCount))
+    let (critical, _) = try schedule(module, "fsm-batch{policy=fsm}")
+    #expect(critical.batchCount == exact.batchCount)
 
     var options = WorkloadOptions()
     options.instances = 2
     options.seed = 1
     let other = WorkloadGenerator.generate(.latticeLSTM, options: options)
     let (otherExact, _) = try schedule(other, "fsm-batch{policy=exact}")
-    let (otherMax, _) = try schedule(other, "fsm-batch{policy=fsm}")
+    let (otherMax, _) = try schedule(other, "fsm-batch{policy=fsm,encoding=max}")
     let (otherFrontier, _) = try schedule(other, "fsm-batch{policy=fsm,encoding=frontier}")
+    let (otherCritical, _) = try schedule(other, "fsm-batch{policy=fsm}")
     #expect(otherExact.batchCount == 26)
     #expect((otherExact.batchCount...27).contains(otherMax.batchCount))
     #expect(otherFrontier.batchCount == otherExact.batchCount)
+    #expect(otherCritical.batchCount == otherExact.batchCount)
   }
 
   @Test func trainingIsDeterministicInItsSeed() throws {

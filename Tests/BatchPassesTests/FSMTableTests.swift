@@ -60,7 +60,7 @@ import Workloads
         == "p.fsm:1:12: error: unsupported policy format version 9; this tool reads 1")
     #expect(
       error("fsm-policy 1\nencoding wide\n")?.headline
-        == "p.fsm:2:10: error: expected 'encoding base|sort|max|frontier'")
+        == "p.fsm:2:10: error: expected 'encoding base|sort|max|frontier|history|critical'")
     #expect(
       error("fsm-policy 1\ntypes a b\nstate a c -> a : a=1/1\n")?.headline
         == "p.fsm:3:9: error: unknown type 'c' (not on the 'types' line)")

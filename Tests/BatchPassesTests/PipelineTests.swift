@@ -118,7 +118,8 @@ import Testing
     }
     #expect(seen == ["0:fsm-batch:agenda", "1:fsm-batch:depth"])
     #expect(records.map { $0.statistics["batches"] } == [2, 2])
-    #expect(records[0].statistics.entries.map(\.name) == ["batches", "lower_bound"])
+    #expect(
+      records[0].statistics.entries.map(\.name) == ["batches", "lower_bound", "path_lower_bound"])
   }
 
   /// A pass that needs a schedule, to test prerequisite checks without depending on later passes.

@@ -25,6 +25,11 @@ public struct BatchingGraph: Sendable {
   public let averageDepth: [Float]
   /// Op type names, for policies that key on names (the FSM table).
   public let typeNames: [String]
+  /// Dense index ("slot") of each batchable type present in the graph, -1 for the others.
+  public let slotOfType: [Int32]
+  public let slotCount: Int
+  /// `pathCount[n * slotCount + s]`: the most slot-s nodes on one path starting at node n.
+  public let pathCount: [Int32]
 
   public init(_ module: Module) {
     nodeCount = module.nodeCount
@@ -57,9 +62,42 @@ public struct BatchingGraph: Sendable {
       typeSize[Int(nodeType[n])] += 1
     }
     averageDepth = (0..<typeCount).map { typeSize[$0] > 0 ? depthSum[$0] / typeSize[$0] : 0 }
+    var slotOfType = [Int32](repeating: -1, count: typeCount)
+    var slotCount = 0
+    for t in 0..<typeCount where typeSize[t] > 0 && !unbatched[t] {
+      slotOfType[t] = Int32(slotCount)
+      slotCount += 1
+    }
+    self.slotOfType = slotOfType
+    self.slotCount = slotCount
+    self.pathCount = BatchingGraph.pathCounts(
+      order: order, nodeType: nodeType, slotOfType: slotOfType, slotCount: slotCount,
+      userStart: userStart, users: users)
 
     (sameTypeBlockers, sameTypeDependentStart, sameTypeDependents) = BatchingGraph.sameTypeAncestry(
       module, order: order, unbatched: unbatched)
+  }
+
+  /// The most nodes of each slot on one path starting at each node, by a reverse topological sweep.
+  static func pathCounts(
+    order: [Int32], nodeType: [Int32], slotOfType: [Int32], slotCount: Int, userStart: [Int32],
+    users: [Int32]
+  ) -> [Int32] {
+    var pathCount = [Int32](repeating: 0, count: nodeType.count * slotCount)
+    pathCount.withUnsafeMutableBufferPointer { count in
+      for n in order.reversed() {
+        let row = Int(n) * slotCount
+        for i in Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1]) {
+          let other = Int(users[i]) * slotCount
+          for s in 0..<slotCount where count[row + s] < count[other + s] {
+            count[row + s] = count[other + s]
+          }
+        }
+        let slot = slotOfType[Int(nodeType[Int(n)])]
+        if slot >= 0 { count[row + Int(slot)] += 1 }
+      }
+    }
+    return pathCount
   }
 
   /// Kahn's algorithm; the module is verified, so every node is reached.
@@ -135,31 +173,22 @@ public struct BatchingGraph: Sendable {
   /// holds at most one node of any path, so each type needs at least as many batches as the
   /// most nodes of that type on one path.
   public func lowerBound() -> Int {
-    let order = BatchingGraph.topologicalOrder(
-      operandCount: operandCount, userStart: userStart, users: users)
-    var bound = 0
-    var count = [Int32](repeating: 0, count: nodeCount)
-    var present = [Bool](repeating: false, count: typeCount)
-    for n in 0..<nodeCount { present[Int(nodeType[n])] = true }
-    for t in 0..<typeCount where present[t] {
-      if unbatched[t] {
-        bound += nodeType.lazy.filter { $0 == Int32(t) }.count
-        continue
-      }
-      // count[n] = most t-nodes on a path ending at n; push forward along users.
-      for i in 0..<nodeCount { count[i] = 0 }
-      var best: Int32 = 0
-      for n in order {
-        let ni = Int(n)
-        if nodeType[ni] == Int32(t) { count[ni] += 1 }
-        best = max(best, count[ni])
-        for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] where count[Int(u)] < count[ni]
-        {
-          count[Int(u)] = count[ni]
+    typeBounds().reduce(unbatchedNodeCount, +)
+  }
+
+  /// The number of unbatched nodes (each runs alone).
+  public var unbatchedNodeCount: Int { nodeType.lazy.filter { self.unbatched[Int($0)] }.count }
+
+  /// Per slot: the most nodes of that slot on one path.
+  public func typeBounds() -> [Int] {
+    var bound = [Int32](repeating: 0, count: slotCount)
+    pathCount.withUnsafeBufferPointer { count in
+      for n in 0..<nodeCount {
+        for s in 0..<slotCount where bound[s] < count[n * slotCount + s] {
+          bound[s] = count[n * slotCount + s]
         }
       }
-      bound += Int(best)
     }
-    return bound
+    return bound.map(Int.init)
   }
 }

@@ -28,6 +28,11 @@ public struct BatchingRun {
   /// Bit n set once node n has run.
   public private(set) var executedBits: [UInt64]
   public private(set) var batchCount = 0
+  /// The batchable type of the last batch run (-1 before the first).
+  public private(set) var lastBatchType: Int32 = -1
+  /// `groupMax[g * slotCount + s]`: the most slot-s nodes on one path from a ready node of
+  /// slot g (see `BatchingGraph.pathCount`); the remaining path bound is the column maxima.
+  public private(set) var groupMax: [Int32]
   /// When recording, the schedule being built.
   public private(set) var schedule: Schedule?
 
@@ -41,6 +46,7 @@ public struct BatchingRun {
     remainingDepth = Array(repeating: 0, count: graph.typeCount)
     schedule = recordSchedule ? Schedule(policy: policyName) : nil
     executedBits = Array(repeating: 0, count: (graph.nodeCount + 63) / 64)
+    groupMax = Array(repeating: 0, count: graph.slotCount * graph.slotCount)
     for n in 0..<graph.nodeCount {
       let t = Int(graph.nodeType[n])
       remaining[t] += 1
@@ -60,6 +66,33 @@ public struct BatchingRun {
     }
     if ready[t].isEmpty { insertReadyType(Int32(t)) }
     ready[t].append(n)
+    let slotCount = graph.slotCount
+    let row = Int(graph.slotOfType[t]) * slotCount
+    let node = Int(n) * slotCount
+    graph.pathCount.withUnsafeBufferPointer { pathCount in
+      groupMax.withUnsafeMutableBufferPointer { groupMax in
+        for s in 0..<slotCount where groupMax[row + s] < pathCount[node + s] {
+          groupMax[row + s] = pathCount[node + s]
+        }
+      }
+    }
+  }
+
+  /// Whether running type t now lowers the remaining path bound: the most t-nodes on one
+  /// remaining path start at a ready t-node, and at no ready node of another type.
+  public func isTight(type t: Int) -> Bool { pathMark(type: t) == 0 }
+
+  /// Where type t's ready nodes stand against the longest remaining chain of t-nodes: 0 when
+  /// running t lowers the path bound (tight), 1 when they start such a chain but so does a ready
+  /// node of another type, 1 + k when the longest chain starting at them is k shorter (k ≤ 3).
+  public func pathMark(type t: Int) -> Int32 {
+    let slotCount = graph.slotCount
+    let s = Int(graph.slotOfType[t])
+    let own = groupMax[s * slotCount + s]
+    var other: Int32 = 0
+    for g in 0..<slotCount where g != s { other = max(other, groupMax[g * slotCount + s]) }
+    if own > other { return 0 }
+    return own == other ? 1 : 1 + min(other - own, 3)
   }
 
   private mutating func insertReadyType(_ t: Int32) {
@@ -95,8 +128,11 @@ public struct BatchingRun {
     swap(&batch, &ready[t])
     precondition(!batch.isEmpty, "no ready nodes of the chosen type")
     if let index = readyTypes.firstIndex(of: Int32(t)) { readyTypes.remove(at: index) }
+    let row = Int(graph.slotOfType[t]) * graph.slotCount
+    for s in 0..<graph.slotCount { groupMax[row + s] = 0 }
     schedule?.append(type: t, nodes: batch)
     batchCount += 1
+    lastBatchType = Int32(t)
     executeBatch(batch, type: t)
     // Give the storage back for the next batch of this type, unless nodes of it became ready.
     if ready[t].isEmpty {

@@ -13,6 +13,9 @@ public struct FSMBatchingPass: Pass {
     [
       .choice("policy", \.policy, help: "how to choose the next batch"),
       .choice("encoding", \.encoding, help: "FSM state encoding"),
+      .int(
+        "imitate", \.training.imitationWidth, in: 0...10_000_000, syntax: "N",
+        help: "imitate beam search of width N before Q-learning, 0 for none"),
       .string(
         "load", \.loadPath, syntax: "FILE",
         help: "apply a trained FSM policy instead of training on the input", default: "train"),
@@ -38,6 +41,18 @@ public struct FSMBatchingPass: Pass {
       .int(
         "max-states", \.maxStates, in: 1...100_000_000, syntax: "N",
         help: "search limit of policy=exact"),
+      .int(
+        "sample", \.trainingSample, in: 1...Int(Int32.max), syntax: "N",
+        help: "train on every k-th instance, at most N nodes, when the input is larger"),
+      .int(
+        "width", \.beamWidth, in: 1...10_000_000, syntax: "N",
+        help: "states kept per step by policy=beam"),
+      .int(
+        "prove", \.proofBudget, in: 0...100_000_000, syntax: "N",
+        help:
+          "A* expansions per relaxation of the proven lower bound when the schedule is above the path bound, 0 for the path bound only"
+      ),
+      .choice("tie", \.tieBreak, help: "order of equal estimates in policy=beam"),
     ]
   }
   public static let requires: [ModulePart] = []
@@ -45,7 +60,7 @@ public struct FSMBatchingPass: Pass {
   public static let invalidates: [ModulePart] = [.layout]
 
   public enum Policy: String, CaseIterable, Sendable {
-    case fsm, agenda, agendaDynamic = "agenda-dynamic", depth, typewise, exact
+    case fsm, agenda, agendaDynamic = "agenda-dynamic", depth, typewise, exact, beam
   }
 
   public var policy: Policy
@@ -53,6 +68,10 @@ public struct FSMBatchingPass: Pass {
   public var encoding: StateEncoding
   public var loadPath: String?
   public var maxStates: Int
+  public var beamWidth: Int
+  public var trainingSample: Int
+  public var proofBudget: Int
+  public var tieBreak: BeamTieBreak
 
   public init() { self.init(policy: .fsm) }
 
@@ -63,17 +82,21 @@ public struct FSMBatchingPass: Pass {
   }
 
   public init(
-    policy: Policy, encoding: StateEncoding = .max, training: QLearningOptions = QLearningOptions()
+    policy: Policy, encoding: StateEncoding = .critical,
+    training: QLearningOptions = QLearningOptions()
   ) {
     self.policy = policy
     self.encoding = encoding
     self.training = training
     self.maxStates = 1_000_000
+    self.beamWidth = 64
+    self.trainingSample = 4096
+    self.proofBudget = 2000
+    self.tieBreak = .ready
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
     let graph = BatchingGraph(module)
-    let lowerBound = graph.lowerBound()
     var schedule: Schedule
     var fsmStatistics = PassStatistics()
     switch policy {
@@ -89,7 +112,11 @@ public struct FSMBatchingPass: Pass {
     case .depth:
       schedule = DepthBatching.schedule(graph)
     case .exact:
-      schedule = try ExactBatching.schedule(graph, lowerBound: lowerBound, maxStates: maxStates)
+      schedule = try ExactBatching.schedule(graph, maxStates: maxStates)
+    case .beam:
+      let result = BeamBatching.schedule(graph, width: beamWidth, tieBreak: tieBreak)
+      schedule = result.schedule
+      fsmStatistics.set("states_expanded", result.statesExpanded)
     case .fsm:
       let table: FSMTable
       if let loadPath {
@@ -98,9 +125,13 @@ public struct FSMBatchingPass: Pass {
       } else {
         let clock = ContinuousClock()
         let start = clock.now
-        let result = FSMTrainer(graphs: [graph], encoding: encoding, options: training).train()
+        let sample = TrainingSample(module, maxNodes: trainingSample)
+        let trainingGraph = sample.map { BatchingGraph($0.module) } ?? graph
+        let result = FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: training)
+          .train()
         let elapsed = clock.now - start
         table = result.table
+        fsmStatistics.set("trained_nodes", trainingGraph.nodeCount)
         fsmStatistics.set("episodes", result.episodes)
         fsmStatistics.set("refine_evaluations", result.refineEvaluations)
         fsmStatistics.set(
@@ -111,9 +142,17 @@ public struct FSMBatchingPass: Pass {
       var p = FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
       fsmStatistics.set("fallbacks", p.fallbacks)
+      if table.encoding == .history || table.encoding == .critical {
+        fsmStatistics.set("backoffs", p.backoffs)
+      }
     }
     statistics.set("batches", schedule.batchCount)
-    statistics.set("lower_bound", lowerBound)
+    // A schedule that meets the path bound proves it optimal: no relaxation can raise the bound.
+    let pathBound = graph.lowerBound()
+    let bounds = BatchBounds(
+      graph, budget: schedule.batchCount > pathBound ? proofBudget : 0)
+    statistics.set("lower_bound", bounds.provenBound)
+    statistics.set("path_lower_bound", bounds.pathBound)
     for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }
     module.schedule = schedule
     module.layout = nil  // a layout belongs to the schedule it was made for

@@ -11,6 +11,15 @@ public enum StateEncoding: String, CaseIterable, Sendable {
   /// `base` with each ready type marked by whether its whole frontier is ready (running it now
   /// takes every node that could share its batch: reward 0). Not one of ED-Batch's.
   case frontier
+  /// `frontier` plus the type of the previous batch (written after `|`): a machine with one
+  /// step of memory. Not one of ED-Batch's.
+  case history
+  /// The ready types, each marked by where its ready nodes stand on the longest remaining chain
+  /// of its type (`BatchingRun.pathMark`): `NAME*` when running it now lowers the remaining
+  /// path bound (tight), `NAME=` when another type's ready nodes start an equally long chain,
+  /// `NAME+k` when the longest chain from its ready nodes is k shorter (k ≤ 3); plus the
+  /// previous type after `|`. Not one of ED-Batch's.
+  case critical
 }
 
 /// The learned finite-state machine: for each state (an encoding of the ready set) the value
@@ -109,17 +118,43 @@ public struct FSMTable: Equatable, Sendable {
     for s in 0..<stateCount { choices[s] = bestAction(state: s) { _ in true } ?? -1 }
   }
 
+  /// Sets every state's choice to its most-visited action (ties: the lower type index).
+  public mutating func chooseMostVisited() {
+    for s in 0..<stateCount {
+      var best: ActionValue?
+      for entry in actions[s] {
+        if let b = best,
+          entry.visits < b.visits || entry.visits == b.visits && entry.action > b.action
+        {
+          continue
+        }
+        best = entry
+      }
+      choices[s] = best?.action ?? -1
+    }
+  }
+
   /// The types a state's key says are ready (the candidates for its choice).
   public func readyTypes(ofState s: Int) -> [Int32] {
     let key = stateKeys[s]
     let end = key.firstIndex(of: -1) ?? key.count
-    return key[..<end].map { $0 <= -2 ? -2 - $0 : $0 }
+    return key[..<end].map { $0 <= -2 ? (encoding == .critical ? (-2 - $0) / 8 : -2 - $0) : $0 }
   }
 
+  /// A `critical` key entry: a type with its path mark (`BatchingRun.pathMark`, 0…4).
+  static func criticalEntry(type: Int32, mark: Int32) -> Int32 { -2 - (type * 8 + mark) }
+
+  static let criticalSuffixes = ["*", "=", "+1", "+2", "+3"]
+
   /// The text of one state-key entry: a type name, `NAME!` for a type whose whole frontier is
-  /// ready (`frontier` encoding), or `|` before a `max` state's most-ready type.
+  /// ready (`frontier`, `history`), or `|` before a `max` state's most-ready type or a
+  /// `history` state's previous type.
   public func keyWord(_ entry: Int32) -> String {
-    entry == -1 ? "|" : entry <= -2 ? typeNames[Int(-2 - entry)] + "!" : typeNames[Int(entry)]
+    if entry == -1 { return "|" }
+    if entry >= 0 { return typeNames[Int(entry)] }
+    if encoding != .critical { return typeNames[Int(-2 - entry)] + "!" }
+    let (type, mark) = ((-2 - entry) / 8, Int((-2 - entry) % 8))
+    return typeNames[Int(type)] + FSMTable.criticalSuffixes[min(mark, 4)]
   }
 
   /// Errors when the table shares no batchable op type with the graph: none of its states could
@@ -210,7 +245,8 @@ extension FSMTable {
       case "encoding":
         guard words.count == 2, let encoding = StateEncoding(rawValue: String(words[1])) else {
           throw fail(
-            "expected 'encoding base|sort|max|frontier'", word: words.count > 1 ? words[1] : keyword
+            "expected 'encoding base|sort|max|frontier|history|critical'",
+            word: words.count > 1 ? words[1] : keyword
           )
         }
         table.encoding = encoding
@@ -236,7 +272,14 @@ extension FSMTable {
             key.append(-1)
           } else if let t = table.typeIndex[String(word)] {
             key.append(t)
-          } else if word.hasSuffix("!"), let t = table.typeIndex[String(word.dropLast())] {
+          } else if table.encoding == .critical,
+            let mark = FSMTable.criticalSuffixes.firstIndex(where: { word.hasSuffix($0) }),
+            let t = table.typeIndex[String(word.dropLast(FSMTable.criticalSuffixes[mark].count))]
+          {
+            key.append(FSMTable.criticalEntry(type: t, mark: Int32(mark)))
+          } else if table.encoding != .critical, word.hasSuffix("!"),
+            let t = table.typeIndex[String(word.dropLast())]
+          {
             key.append(-2 - t)
           } else {
             throw fail("unknown type '\(word)' (not on the 'types' line)", word: word)

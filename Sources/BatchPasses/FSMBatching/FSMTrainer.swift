@@ -16,13 +16,19 @@ public struct QLearningOptions: Sendable {
   /// After Q-learning, improve the FSM by coordinate descent on the true objective: try every
   /// ready type in every state and keep a change when the total batch count drops. At most this
   /// many evaluations (0 turns refinement off).
-  public var refineEvaluations = 2000
+  public var refineEvaluations = 4000
+  /// Before Q-learning, imitate the schedules beam search of this width finds on the training
+  /// graphs (0: no imitation).
+  public var imitationWidth = 64
+  /// Episodes per round: a round's episodes all start from the same table and may run in
+  /// parallel; their updates are applied in episode order.
+  public var roundSize = 1
 
   public init() {}
 }
 
 /// Encodes a run's ready set as a state key of table type indices.
-struct StateEncoder {
+struct StateEncoder: Sendable {
   let encoding: StateEncoding
   /// Graph type index → table type index (`unknownType` for types the table lacks).
   let tableType: [Int32]
@@ -50,13 +56,27 @@ struct StateEncoder {
       }
       key.append(-1)
       key.append(tableType[Int(most)])
-    case .frontier:
+    case .frontier, .history:
       // Type indices are non-negative; a complete type is written as -2 - index.
       key = run.readyTypes.map { t in
         let type = tableType[Int(t)]
         let complete = run.ready[Int(t)].count >= Int(run.frontierCount[Int(t)])
         return complete && type != Self.unknownType ? -2 - type : type
       }.sorted()
+      if encoding == .history && run.lastBatchType >= 0 {
+        key.append(-1)
+        key.append(tableType[Int(run.lastBatchType)])
+      }
+    case .critical:
+      key = run.readyTypes.map { t in
+        let type = tableType[Int(t)]
+        return type == Self.unknownType
+          ? type : FSMTable.criticalEntry(type: type, mark: run.pathMark(type: Int(t)))
+      }.sorted()
+      if run.lastBatchType >= 0 {
+        key.append(-1)
+        key.append(tableType[Int(run.lastBatchType)])
+      }
     }
     return key
   }
@@ -69,8 +89,13 @@ public struct FSMPolicy: BatchingPolicy {
   let encoder: StateEncoder
   /// Table type index → graph type index (-1 when the graph lacks it).
   let graphType: [Int32]
+  /// For encodings with a previous type (`history`, `critical`): the choice of each state
+  /// without it, by the votes (visits) of the full states that share it.
+  let backoff: [[Int32]: Int32]
   /// Decisions made by the fallback rule.
   public private(set) var fallbacks = 0
+  /// Decisions made by the back-off table (unseen state, seen without its previous type).
+  public private(set) var backoffs = 0
 
   public init(table: FSMTable, graph: BatchingGraph) {
     self.table = table
@@ -81,17 +106,37 @@ public struct FSMPolicy: BatchingPolicy {
       graphType[Int(t)] = Int32(g)
     }
     self.graphType = graphType
+    var votes: [[Int32]: [Int32: Int]] = [:]
+    if table.encoding == .history || table.encoding == .critical {
+      // States without learned actions (added by refinement) do not vote.
+      for s in 0..<table.stateCount where table.choices[s] >= 0 && !table.actions[s].isEmpty {
+        let key = table.stateKeys[s]
+        guard let cut = key.firstIndex(of: -1) else { continue }
+        let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
+        votes[Array(key[..<cut]), default: [:]][table.choices[s], default: 0] += max(weight, 1)
+      }
+    }
+    backoff = votes.mapValues { counts in
+      counts.max { a, b in a.value < b.value || a.value == b.value && a.key > b.key }?.key ?? -1
+    }
   }
 
   public mutating func choose(_ run: BatchingRun) -> Int {
-    if let s = table.state(encoder.key(run)) {
+    let key = encoder.key(run)
+    if let s = table.state(key) {
       let choice = table.choices[s]
       if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
         return Int(graphType[Int(choice)])
       }
+    } else if !backoff.isEmpty, let cut = key.firstIndex(of: -1),
+      let choice = backoff[Array(key[..<cut])], choice >= 0, graphType[Int(choice)] >= 0,
+      !run.ready[Int(graphType[Int(choice)])].isEmpty
+    {
+      backoffs += 1
+      return Int(graphType[Int(choice)])
     }
     fallbacks += 1
-    return TypewisePolicy().choose(run)
+    return table.encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
   }
 }
 
@@ -124,7 +169,16 @@ public struct FSMTrainer {
     self.options = options
   }
 
-  public func train(progress: Progress = { _, _, _ in }) -> Result {
+  /// Runs one round of episodes and returns their trajectories in the order given; the
+  /// default runs them one after the other.
+  public typealias RoundRunner = (
+    _ specs: [EpisodeSpec], _ episode: @escaping @Sendable (EpisodeSpec) -> Trajectory
+  ) -> [Trajectory]
+
+  public func train(
+    runRound: RoundRunner = { specs, episode in specs.map(episode) },
+    progress: Progress = { _, _, _ in }
+  ) -> Result {
     var table = FSMTable(encoding: encoding)
     for graph in graphs {
       for t in 0..<graph.typeCount where !graph.unbatched[t] {
@@ -136,7 +190,6 @@ public struct FSMTrainer {
         encoding: encoding, tableType: graph.typeNames.map { table.knownTypeIndex($0) ?? -1 })
     }
     let lowerBound = graphs.reduce(0) { $0 + $1.lowerBound() }
-    var rng = SeededGenerator(seed: options.seed)
 
     func evaluate(_ table: FSMTable) -> Int {
       var table = table
@@ -149,116 +202,241 @@ public struct FSMTrainer {
         return total + BatchingRun.countBatches(graph, policy: &policy)
       }
     }
+    // Imitation: every state on a beam trajectory votes for the type the beam ran there; its
+    // choice is the most-voted type, and it becomes the prior of Q-learning in that state.
+    // One imitated table per beam tie-break (`ready`, `progress`, `spread`): the beams find
+    // different schedules, each imitated alone; the best count is the Q-learning prior, and
+    // every one is a start of the refinement.
+    var imitations: [(table: FSMTable, batches: Int)] = []
+    if options.imitationWidth > 0 {
+      let base = table
+      for tieBreak in [BeamTieBreak.ready, .progress, .spread] {
+        var imitation = base
+        for (g, graph) in graphs.enumerated() {
+          let moves = BeamBatching.schedule(
+            graph, width: options.imitationWidth, tieBreak: tieBreak
+          ).moves
+          var run = BatchingRun(graph: graph, recordSchedule: false)
+          for move in moves {
+            run.runUnbatched()
+            let s = imitation.addState(encoders[g].key(run))
+            imitation.update(
+              state: s, action: encoders[g].tableType[Int(move)], toward: 0, rate: 1)
+            run.runBatch(type: Int(move))
+          }
+        }
+        imitation.chooseMostVisited()
+        imitations.append((imitation, count(imitation)))
+      }
+      imitations.sort { $0.batches < $1.batches }
+      table = imitations[0].table
+    }
+    let imitated = imitations.first?.table
     var best = table
-    var bestBatches = evaluate(table)
+    var bestBatches = imitations.first?.batches ?? evaluate(table)
     progress(0, bestBatches, lowerBound)
     var episodesRun = 0
     var epsilon = options.epsilon
-    var states: [Int] = []
-    var actions: [Int32] = []
-    var rewards: [Double] = []
-    for episode in 0..<options.episodes {
+    var episode = 0
+    while episode < options.episodes {
       if Double(bestBatches) <= options.stopRatio * Double(lowerBound) { break }
-      let graph = graphs[episode % graphs.count]
-      let encoder = encoders[episode % graphs.count]
-      states.removeAll(keepingCapacity: true)
-      actions.removeAll(keepingCapacity: true)
-      rewards.removeAll(keepingCapacity: true)
-      var run = BatchingRun(graph: graph, recordSchedule: false)
-      while true {
-        run.runUnbatched()
-        if run.isFinished { break }
-        let s = table.addState(encoder.key(run))
-        let choice: Int
-        if rng.unit() < epsilon {
-          choice = Int(run.readyTypes[Int(rng.next() % UInt64(run.readyTypes.count))])
-        } else {
-          // Greedy, with the typewise rule as the prior: its action is tried first in every
-          // state, so the table only departs from the rule where that proved better.
-          let prior = TypewisePolicy().choose(run)
-          if table.value(state: s, action: encoder.tableType[prior]) == nil {
-            choice = prior
-          } else {
-            let best = table.bestAction(state: s) { action in
-              run.readyTypes.contains { encoder.tableType[Int($0)] == action }
-            }
-            choice =
-              best.flatMap { action in run.readyTypes.first { encoder.tableType[Int($0)] == action }
-              }.map(Int.init) ?? prior
+      // A round of episodes runs on the same table (in parallel when the runner allows); their
+      // updates are applied in episode order, so the result depends only on the seed and the
+      // round size.
+      var specs: [EpisodeSpec] = []
+      while specs.count < max(options.roundSize, 1) && episode < options.episodes {
+        specs.append(EpisodeSpec(index: episode, graph: episode % graphs.count, epsilon: epsilon))
+        epsilon = max(options.epsilonMin, epsilon * options.epsilonDecay)
+        episode += 1
+      }
+      let context = EpisodeContext(
+        table: table, imitated: imitated, graphs: graphs, encoders: encoders, seed: options.seed)
+      let trajectories = runRound(specs) { context.run($0) }
+      for (spec, trajectory) in zip(specs, trajectories) {
+        let states = trajectory.keys.map { table.addState($0) }
+        let (actions, rewards) = (trajectory.actions, trajectory.rewards)
+        // n-step returns, bootstrapped from the best known value n steps later.
+        let steps = states.count
+        for t in 0..<steps {
+          var target = 0.0
+          var discount = 1.0
+          let horizon = min(options.nStep, steps - t)
+          for k in 0..<horizon {
+            target += discount * rewards[t + k]
+            discount *= options.gamma
           }
+          if t + options.nStep < steps {
+            target += discount * table.bestValue(state: states[t + options.nStep])
+          }
+          table.update(state: states[t], action: actions[t], toward: target, rate: options.alpha)
         }
-        states.append(s)
-        actions.append(encoder.tableType[choice])
-        rewards.append(run.reward(type: choice))
-        run.runBatch(type: choice)
-      }
-      // n-step returns, bootstrapped from the best known value n steps later.
-      let steps = states.count
-      for t in 0..<steps {
-        var target = 0.0
-        var discount = 1.0
-        let horizon = min(options.nStep, steps - t)
-        for k in 0..<horizon {
-          target += discount * rewards[t + k]
-          discount *= options.gamma
+        episodesRun = spec.index + 1
+        if episodesRun % options.evaluateEvery == 0 || episodesRun == options.episodes {
+          let batches = evaluate(table)
+          if batches < bestBatches {
+            bestBatches = batches
+            best = table
+          }
+          progress(episodesRun, bestBatches, lowerBound)
         }
-        if t + options.nStep < steps {
-          target += discount * table.bestValue(state: states[t + options.nStep])
-        }
-        table.update(state: states[t], action: actions[t], toward: target, rate: options.alpha)
-      }
-      episodesRun = episode + 1
-      epsilon = max(options.epsilonMin, epsilon * options.epsilonDecay)
-      if episodesRun % options.evaluateEvery == 0 || episodesRun == options.episodes {
-        let batches = evaluate(table)
-        if batches < bestBatches {
-          bestBatches = batches
-          best = table
-        }
-        progress(episodesRun, bestBatches, lowerBound)
       }
     }
-    // Refine from the best of: the kept snapshot, the final table, and the final table's states
-    // with every choice left to the fallback rule (which is `typewise` itself).
-    best.chooseGreedily()
+    // Refine each start: the imitated table, the kept snapshot, the final table, and the final
+    // table's states with every choice left to the fallback rule; keep the best result.
+    if imitated == nil || best != imitated { best.chooseGreedily() }
     let beforeRefinement = bestBatches
     var final = table
     final.chooseGreedily()
     var ruleOnly = table
     for s in 0..<ruleOnly.stateCount { ruleOnly.choices[s] = -1 }
-    for candidate in [final, ruleOnly] {
-      let batches = count(candidate)
-      if batches < bestBatches || batches == bestBatches && candidate.stateCount > best.stateCount {
-        best = candidate
-        bestBatches = batches
+    var starts = [best, final, ruleOnly]
+    for imitation in imitations where imitation.table != best { starts.append(imitation.table) }
+    var evaluations = 0
+    let share = options.refineEvaluations / starts.count
+    var result = best
+    var resultBatches = bestBatches
+    for (i, start) in starts.enumerated() {
+      var candidate = start
+      var batches = i == 0 ? bestBatches : count(candidate)
+      let budget = i + 1 == starts.count ? options.refineEvaluations - evaluations : share
+      let used = refine(&candidate, batches: &batches, budget: budget)
+      evaluations += used
+      if batches < resultBatches
+        || batches == resultBatches && candidate.stateCount > result.stateCount
+      {
+        result = candidate
+        resultBatches = batches
       }
     }
-    var evaluations = 0
-    refinement: while evaluations < options.refineEvaluations {
-      var improved = false
-      for s in 0..<best.stateCount {
-        for candidate in best.readyTypes(ofState: s) where candidate != best.choices[s] {
-          if Double(bestBatches) <= options.stopRatio * Double(lowerBound)
-            || evaluations >= options.refineEvaluations
-          {
-            break refinement
-          }
-          var trial = best
-          trial.choices[s] = candidate
-          let batches = count(trial)
-          evaluations += 1
-          if batches < bestBatches {
-            best = trial
-            bestBatches = batches
-            improved = true
+    best = result
+    bestBatches = resultBatches
+
+    /// Coordinate descent on the total batch count. Each sweep first adds the states the
+    /// current FSM visits but the table lacks (their choice is the fallback rule's), so every
+    /// decision the FSM makes can be changed. Returns the evaluations used.
+    func refine(_ best: inout FSMTable, batches bestBatches: inout Int, budget: Int) -> Int {
+      var evaluations = 0
+      refinement: while evaluations < budget {
+        addVisitedStates(&best)
+        var improved = false
+        for s in 0..<best.stateCount {
+          for candidate in best.readyTypes(ofState: s) where candidate != best.choices[s] {
+            if Double(bestBatches) <= options.stopRatio * Double(lowerBound)
+              || evaluations >= budget
+            {
+              break refinement
+            }
+            var trial = best
+            trial.choices[s] = candidate
+            let batches = count(trial)
+            evaluations += 1
+            if batches < bestBatches {
+              best = trial
+              bestBatches = batches
+              improved = true
+            }
           }
         }
+        if !improved { break }
       }
-      if !improved { break }
+      return evaluations
+    }
+
+    func addVisitedStates(_ table: inout FSMTable) {
+      for (g, graph) in graphs.enumerated() {
+        var policy = FSMPolicy(table: table, graph: graph)
+        var run = BatchingRun(graph: graph, recordSchedule: false)
+        var added: [(key: [Int32], choice: Int32)] = []
+        while true {
+          run.runUnbatched()
+          if run.isFinished { break }
+          let key = encoders[g].key(run)
+          let backoffs = policy.backoffs
+          let choice = policy.choose(run)
+          if table.state(key) == nil && !key.contains(StateEncoder.unknownType) {
+            // Keep the decision: the back-off table's choice, or none (the rule decides).
+            added.append((key, policy.backoffs > backoffs ? encoders[g].tableType[choice] : -1))
+          }
+          run.runBatch(type: choice)
+        }
+        for (key, choice) in added where table.state(key) == nil {
+          table.choices[table.addState(key)] = choice
+        }
+      }
     }
     if evaluations > 0 { progress(episodesRun, bestBatches, lowerBound) }
     return Result(
       table: best, episodes: episodesRun, bestBatches: bestBatches, lowerBound: lowerBound,
       batchesBeforeRefinement: beforeRefinement, refineEvaluations: evaluations)
+  }
+}
+
+/// One training episode to run: its index (which seeds its random choices), the graph, and
+/// the exploration rate.
+public struct EpisodeSpec: Sendable {
+  public var index: Int
+  public var graph: Int
+  public var epsilon: Double
+}
+
+/// What one episode did: the state keys it met, the action it took in each (table type
+/// indices) and the reward.
+public struct Trajectory: Sendable {
+  public var keys: [[Int32]] = []
+  public var actions: [Int32] = []
+  public var rewards: [Double] = []
+
+  public init() {}
+}
+
+/// The read-only inputs of a round of episodes.
+struct EpisodeContext: Sendable {
+  let table: FSMTable
+  let imitated: FSMTable?
+  let graphs: [BatchingGraph]
+  let encoders: [StateEncoder]
+  let seed: UInt64
+
+  /// One ε-greedy episode. Greedy: the fallback rule (or the imitated choice) is the prior and
+  /// is tried first in every state, so the table only departs from it where that proved better.
+  func run(_ spec: EpisodeSpec) -> Trajectory {
+    var rng = SeededGenerator(seed: seed &+ UInt64(spec.index) &* 0x9E37_79B9_7F4A_7C15)
+    let graph = graphs[spec.graph]
+    let encoder = encoders[spec.graph]
+    var trajectory = Trajectory()
+    var run = BatchingRun(graph: graph, recordSchedule: false)
+    while true {
+      run.runUnbatched()
+      if run.isFinished { break }
+      let key = encoder.key(run)
+      let s = table.state(key)
+      let choice: Int
+      if rng.unit() < spec.epsilon {
+        choice = Int(run.readyTypes[Int(rng.next() % UInt64(run.readyTypes.count))])
+      } else {
+        var prior =
+          table.encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+        if let imitated, let i = imitated.state(key), imitated.choices[i] >= 0,
+          let t = run.readyTypes.first(where: { encoder.tableType[Int($0)] == imitated.choices[i] })
+        {
+          prior = Int(t)
+        }
+        if let s, table.value(state: s, action: encoder.tableType[prior]) != nil {
+          let best = table.bestAction(state: s) { action in
+            run.readyTypes.contains { encoder.tableType[Int($0)] == action }
+          }
+          choice =
+            best.flatMap { action in run.readyTypes.first { encoder.tableType[Int($0)] == action } }
+            .map(Int.init) ?? prior
+        } else {
+          choice = prior
+        }
+      }
+      trajectory.keys.append(key)
+      trajectory.actions.append(encoder.tableType[choice])
+      trajectory.rewards.append(run.reward(type: choice))
+      run.runBatch(type: choice)
+    }
+    return trajectory
   }
 }

@@ -104,6 +104,29 @@ public struct TypewisePolicy: BatchingPolicy {
   }
 }
 
+/// `typewise` restricted to the tight types when there are any: the ready types whose run now
+/// lowers the remaining path bound (`BatchingRun.isTight`). The fallback of the `critical` FSM.
+public struct TightPolicy: BatchingPolicy {
+  private var notEmpty: UInt8 = 0
+
+  public init() {}
+
+  public func choose(_ run: BatchingRun) -> Int {
+    var best = -1
+    var bestShare = 0.0
+    for t in run.readyTypes where run.isTight(type: Int(t)) {
+      let share = run.reward(type: Int(t))
+      if best < 0 || share > bestShare
+        || share == bestShare && run.graph.averageDepth[Int(t)] < run.graph.averageDepth[best]
+      {
+        best = Int(t)
+        bestShare = share
+      }
+    }
+    return best >= 0 ? best : TypewisePolicy().choose(run)
+  }
+}
+
 /// TF-Fold's and DyNet's depth-based batching: one batch per (depth, type), in depth order then
 /// type order; unbatched nodes run alone. Not a ready-set policy, so it builds the schedule directly.
 public enum DepthBatching {

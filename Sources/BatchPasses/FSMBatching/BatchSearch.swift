@@ -1,0 +1,595 @@
+import BatchIR
+import HeapModule
+
+/// The batching problem as the searches (`beam`, `exact`, the proven bound) see it: a DAG whose
+/// nodes are batchable (of a dense type *slot*), unbatched (one batch each) or free (no batch;
+/// the relaxations of the bound free nodes). Moves are "run all ready nodes of one slot";
+/// unbatched and free nodes run as soon as they are ready.
+///
+/// For every node and slot it precomputes the most nodes of that slot on one path starting at
+/// the node; the maximum of that over a state's ready nodes, summed over slots, plus the
+/// unbatched nodes left, is an admissible bound of the batches still needed, kept per state in
+/// O(ready × slots).
+struct SearchProblem {
+  static let unbatched: Int32 = -1
+  static let free: Int32 = -2
+
+  let nodeCount: Int
+  let slotCount: Int
+  /// Per node: its slot (≥ 0), `unbatched` or `free`.
+  let kind: [Int32]
+  /// Graph type index of each slot.
+  let slotType: [Int32]
+  let operandStart: [Int32]
+  let operands: [Int32]
+  let userStart: [Int32]
+  let users: [Int32]
+  /// `pathCount[n * slotCount + s]`: the most slot-s nodes on one path starting at n.
+  let pathCount: [Int32]
+  /// A random key per node; a state's hash is the XOR of its executed nodes' keys.
+  let zobrist: [UInt64]
+  let unbatchedTotal: Int
+  /// Nodes with many operands keep a per-state count of pending operands (index into
+  /// `State.widePending`, or -1); the others are checked by scanning their operands.
+  let wideIndex: [Int32]
+  let wideOperandCount: [Int32]
+  static let wideThreshold: Int32 = 8
+
+  /// The whole graph: batchable types become slots (in type order), unbatched types stay.
+  init(_ graph: BatchingGraph) {
+    var present = [Bool](repeating: false, count: graph.typeCount)
+    for t in graph.nodeType { present[Int(t)] = true }
+    let types = (0..<graph.typeCount).filter { present[$0] && !graph.unbatched[$0] }
+    self.init(graph, keepTypes: types, nodes: nil)
+  }
+
+  /// A relaxation: only `nodes` (all when nil) and the edges among them; nodes of `keepTypes`
+  /// keep their type, unbatched nodes stay unbatched, every other node is free. Local node i is
+  /// `nodes[i]`.
+  init(_ graph: BatchingGraph, keepTypes: [Int], nodes: [Int32]?) {
+    var slotOfType = [Int32](repeating: -1, count: graph.typeCount)
+    for (s, t) in keepTypes.enumerated() { slotOfType[t] = Int32(s) }
+    let global = nodes ?? (0..<Int32(graph.nodeCount)).map { $0 }
+    var local = [Int32]()
+    if nodes != nil {
+      local = Array(repeating: -1, count: graph.nodeCount)
+      for (i, n) in global.enumerated() { local[Int(n)] = Int32(i) }
+    }
+    nodeCount = global.count
+    slotCount = keepTypes.count
+    slotType = keepTypes.map(Int32.init)
+    var kind = [Int32](repeating: SearchProblem.free, count: nodeCount)
+    var unbatchedTotal = 0
+    for i in 0..<nodeCount {
+      let t = Int(graph.nodeType[Int(global[i])])
+      if graph.unbatched[t] {
+        kind[i] = SearchProblem.unbatched
+        unbatchedTotal += 1
+      } else if slotOfType[t] >= 0 {
+        kind[i] = slotOfType[t]
+      }
+    }
+    self.kind = kind
+    self.unbatchedTotal = unbatchedTotal
+    if nodes == nil {
+      userStart = graph.userStart
+      users = graph.users
+    } else {
+      var userStart = [Int32](repeating: 0, count: nodeCount + 1)
+      var users: [Int32] = []
+      for i in 0..<nodeCount {
+        let n = Int(global[i])
+        for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])]
+        where local[Int(u)] >= 0 {
+          users.append(local[Int(u)])
+        }
+        userStart[i + 1] = Int32(users.count)
+      }
+      self.userStart = userStart
+      self.users = users
+    }
+    var start = [Int32](repeating: 0, count: nodeCount + 1)
+    for u in users { start[Int(u) + 1] += 1 }
+    for i in 0..<nodeCount { start[i + 1] += start[i] }
+    var fill = start
+    var operands = [Int32](repeating: 0, count: users.count)
+    for n in 0..<nodeCount {
+      for u in users[Int(userStart[n])..<Int(userStart[n + 1])] {
+        operands[Int(fill[Int(u)])] = Int32(n)
+        fill[Int(u)] += 1
+      }
+    }
+    operandStart = start
+    self.operands = operands
+    let order = BatchingGraph.topologicalOrder(
+      operandCount: (0..<nodeCount).map { start[$0 + 1] - start[$0] }, userStart: userStart,
+      users: users)
+    let slots = slotCount
+    var pathCount = [Int32](repeating: 0, count: nodeCount * slots)
+    for n in order.reversed() {
+      let ni = Int(n)
+      for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] {
+        for s in 0..<slots {
+          pathCount[ni * slots + s] = max(pathCount[ni * slots + s], pathCount[Int(u) * slots + s])
+        }
+      }
+      if kind[ni] >= 0 { pathCount[ni * slots + Int(kind[ni])] += 1 }
+    }
+    self.pathCount = pathCount
+    var wideIndex = [Int32](repeating: -1, count: nodeCount)
+    var wideOperandCount: [Int32] = []
+    for n in 0..<nodeCount where start[n + 1] - start[n] > SearchProblem.wideThreshold {
+      wideIndex[n] = Int32(wideOperandCount.count)
+      wideOperandCount.append(start[n + 1] - start[n])
+    }
+    self.wideIndex = wideIndex
+    self.wideOperandCount = wideOperandCount
+    var rng = SeededGenerator(seed: 0x5EA4C4)
+    zobrist = (0..<nodeCount).map { _ in rng.next() }
+  }
+
+  /// One state of the machine: the executed nodes and the ready batchable ones.
+  struct State {
+    var executed: [UInt64]
+    /// Ready nodes per slot (groups a move does not touch share storage with the parent).
+    var ready: [[Int32]]
+    var readyCount: Int32
+    /// `groupMax[g * slotCount + s]`: the most slot-s nodes on a path from a ready g-node.
+    var groupMax: [Int32]
+    /// Batches run so far (g).
+    var batches: Int32
+    /// Admissible bound of the batches still needed (h).
+    var bound: Int32
+    var executedCount: Int32
+    var unbatchedLeft: Int32
+    var hash: UInt64
+    /// Pending operands of each wide node.
+    var widePending: [Int32]
+
+    var isFinished: Bool { readyCount == 0 }
+    var estimate: Int32 { batches + bound }
+  }
+
+  /// Scratch space of one search (not shared between threads).
+  struct Scratch {
+    var stamp: [UInt32]
+    var generation: UInt32 = 0
+    var queue: [Int32] = []
+    var newlyReady: [Int32] = []
+    /// The state `evaluate` runs moves on and undoes them again (its buffers stay unique).
+    var work: State
+    var groupMax: [Int32]
+
+    init(_ problem: SearchProblem) {
+      stamp = Array(repeating: 0, count: problem.nodeCount)
+      work = State(
+        executed: Array(repeating: 0, count: (problem.nodeCount + 63) / 64), ready: [],
+        readyCount: 0, groupMax: [], batches: 0, bound: 0, executedCount: 0, unbatchedLeft: 0,
+        hash: 0, widePending: problem.wideOperandCount)
+      groupMax = Array(repeating: 0, count: problem.slotCount * problem.slotCount)
+    }
+  }
+
+  /// What a move leads to, without building the state.
+  struct Summary {
+    var batches: Int32
+    var bound: Int32
+    var readyCount: Int32
+    var executedCount: Int32
+    var hash: UInt64
+    /// Sum of the successor's per-group path maxima (a tie-break).
+    var spread: Int32
+
+    var estimate: Int32 { batches + bound }
+  }
+
+  /// Makes `scratch.work` a copy of `state` for `evaluate` (once per expanded state).
+  func load(_ state: State, _ scratch: inout Scratch) {
+    scratch.work.executed.withUnsafeMutableBufferPointer { dst in
+      state.executed.withUnsafeBufferPointer { src in
+        for i in 0..<src.count { dst[i] = src[i] }
+      }
+    }
+  }
+
+  /// The successor of `state` (loaded into `scratch`) after running `slot`, summarized; the
+  /// work state is restored afterwards. Allocates nothing.
+  func evaluate(_ state: State, slot: Int, _ scratch: inout Scratch) -> Summary {
+    for i in 0..<wideOperandCount.count { scratch.work.widePending[i] = state.widePending[i] }
+    scratch.work.hash = state.hash
+    scratch.work.batches = state.batches + 1
+    scratch.work.unbatchedLeft = state.unbatchedLeft
+    scratch.work.executedCount = state.executedCount
+    scratch.queue.removeAll(keepingCapacity: true)
+    scratch.queue.append(contentsOf: state.ready[slot])
+    scratch.newlyReady.removeAll(keepingCapacity: true)
+    var work = scratch.work
+    scratch.work = State(
+      executed: [], ready: [], readyCount: 0, groupMax: [], batches: 0, bound: 0,
+      executedCount: 0, unbatchedLeft: 0, hash: 0, widePending: [])
+    drain(&work, &scratch)
+    let slotCount = self.slotCount
+    var total: Int32 = 0
+    var spread: Int32 = 0
+    scratch.groupMax.withUnsafeMutableBufferPointer { groupMax in
+      for i in 0..<groupMax.count { groupMax[i] = state.groupMax[i] }
+      for s in 0..<slotCount { groupMax[slot * slotCount + s] = 0 }
+      pathCount.withUnsafeBufferPointer { pathCount in
+        for n in scratch.newlyReady {
+          let ni = Int(n)
+          let g = Int(kind[ni])
+          let row = ni * slotCount
+          for s in 0..<slotCount where groupMax[g * slotCount + s] < pathCount[row + s] {
+            groupMax[g * slotCount + s] = pathCount[row + s]
+          }
+        }
+      }
+      for s in 0..<slotCount {
+        var best: Int32 = 0
+        for g in 0..<slotCount where best < groupMax[g * slotCount + s] {
+          best = groupMax[g * slotCount + s]
+        }
+        total += best
+      }
+      for i in 0..<groupMax.count { spread += groupMax[i] }
+    }
+    let summary = Summary(
+      batches: work.batches, bound: work.unbatchedLeft + total,
+      readyCount: state.readyCount - Int32(state.ready[slot].count)
+        + Int32(scratch.newlyReady.count),
+      executedCount: work.executedCount, hash: work.hash, spread: spread)
+    work.executed.withUnsafeMutableBufferPointer { bits in
+      for n in scratch.queue { bits[Int(n) >> 6] &= ~(1 << UInt64(Int(n) & 63)) }
+    }
+    scratch.work = work
+    return summary
+  }
+
+  /// The state before any move: unbatched and free nodes without operands already run.
+  func start(_ scratch: inout Scratch) -> State {
+    var state = State(
+      executed: Array(repeating: 0, count: (nodeCount + 63) / 64),
+      ready: Array(repeating: [], count: slotCount), readyCount: 0,
+      groupMax: Array(repeating: 0, count: slotCount * slotCount), batches: 0,
+      bound: 0, executedCount: 0, unbatchedLeft: Int32(unbatchedTotal), hash: 0,
+      widePending: wideOperandCount)
+    scratch.queue.removeAll(keepingCapacity: true)
+    scratch.newlyReady.removeAll(keepingCapacity: true)
+    for n in 0..<nodeCount where operandStart[n] == operandStart[n + 1] {
+      if kind[n] >= 0 {
+        scratch.newlyReady.append(Int32(n))
+      } else {
+        scratch.queue.append(Int32(n))
+      }
+    }
+    drain(&state, &scratch)
+    finish(&state, &scratch)
+    return state
+  }
+
+  /// The state after running all ready nodes of `slot` as one batch (and every unbatched or free
+  /// node that this makes ready).
+  func successor(of state: State, slot: Int, _ scratch: inout Scratch) -> State {
+    var next = state
+    scratch.queue.removeAll(keepingCapacity: true)
+    scratch.queue.append(contentsOf: state.ready[slot])
+    scratch.newlyReady.removeAll(keepingCapacity: true)
+    next.ready[slot] = []
+    next.readyCount -= Int32(state.ready[slot].count)
+    for s in 0..<slotCount { next.groupMax[slot * slotCount + s] = 0 }
+    next.batches += 1
+    drain(&next, &scratch)
+    finish(&next, &scratch)
+    return next
+  }
+
+  /// Executes the queued nodes and, transitively, the unbatched and free nodes they make ready.
+  private func drain(_ state: inout State, _ scratch: inout Scratch) {
+    scratch.generation &+= 1
+    if scratch.generation == 0 {
+      for i in scratch.stamp.indices { scratch.stamp[i] = 0 }
+      scratch.generation = 1
+    }
+    let generation = scratch.generation
+    var queue = scratch.queue
+    var stamp = scratch.stamp
+    var executed = state.executed
+    var ready = scratch.newlyReady
+    var widePending = state.widePending
+    state.widePending = []
+    scratch.queue = []
+    scratch.stamp = []
+    state.executed = []
+    var batches: Int32 = 0
+    var hash = state.hash
+    var head = 0
+    kind.withUnsafeBufferPointer { kind in
+      wideIndex.withUnsafeBufferPointer { wideIndex in
+        zobrist.withUnsafeBufferPointer { zobrist in
+          userStart.withUnsafeBufferPointer { userStart in
+            users.withUnsafeBufferPointer { users in
+              operandStart.withUnsafeBufferPointer { operandStart in
+                operands.withUnsafeBufferPointer { operands in
+                  stamp.withUnsafeMutableBufferPointer { stamp in
+                    executed.withUnsafeMutableBufferPointer { bits in
+                      widePending.withUnsafeMutableBufferPointer { widePending in
+                        while head < queue.count {
+                          let n = Int(queue[head])
+                          head += 1
+                          if kind[n] == SearchProblem.unbatched { batches += 1 }
+                          bits[n >> 6] |= 1 << UInt64(n & 63)
+                          hash ^= zobrist[n]
+                          for i in Int(userStart[n])..<Int(userStart[n + 1]) {
+                            let u = Int(users[i])
+                            if stamp[u] == generation { continue }
+                            var isReady = true
+                            if wideIndex[u] >= 0 {
+                              widePending[Int(wideIndex[u])] -= 1
+                              if widePending[Int(wideIndex[u])] > 0 { continue }
+                            } else {
+                              for j in Int(operandStart[u])..<Int(operandStart[u + 1]) {
+                                let o = Int(operands[j])
+                                if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
+                                  isReady = false
+                                  break
+                                }
+                              }
+                            }
+                            if !isReady { continue }
+                            stamp[u] = generation
+                            if kind[u] >= 0 {
+                              ready.append(Int32(u))
+                            } else {
+                              queue.append(Int32(u))
+                            }
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    state.widePending = widePending
+    state.batches += batches
+    state.unbatchedLeft -= batches
+    state.executedCount += Int32(head)
+    state.hash = hash
+    state.executed = executed
+    scratch.newlyReady = ready
+    scratch.queue = queue
+    scratch.stamp = stamp
+  }
+
+  /// Adds the newly ready nodes to their groups and recomputes the bound.
+  private func finish(_ state: inout State, _ scratch: inout Scratch) {
+    let slotCount = self.slotCount
+    var total: Int32 = 0
+    state.groupMax.withUnsafeMutableBufferPointer { groupMax in
+      pathCount.withUnsafeBufferPointer { pathCount in
+        for n in scratch.newlyReady {
+          let ni = Int(n)
+          let g = Int(kind[ni])
+          state.ready[g].append(n)
+          let row = ni * slotCount
+          for s in 0..<slotCount where groupMax[g * slotCount + s] < pathCount[row + s] {
+            groupMax[g * slotCount + s] = pathCount[row + s]
+          }
+        }
+      }
+      for s in 0..<slotCount {
+        var best: Int32 = 0
+        for g in 0..<slotCount where best < groupMax[g * slotCount + s] {
+          best = groupMax[g * slotCount + s]
+        }
+        total += best
+      }
+    }
+    state.readyCount += Int32(scratch.newlyReady.count)
+    state.bound = state.unbatchedLeft + total
+  }
+
+  /// The slots with ready nodes, ascending.
+  func readySlots(_ state: State) -> [Int] {
+    (0..<slotCount).filter { !state.ready[$0].isEmpty }
+  }
+}
+
+/// How beam search orders states of equal estimate (batches so far + bound of the rest).
+public enum BeamTieBreak: String, CaseIterable, Sendable {
+  /// More nodes executed first.
+  case progress
+  /// More nodes ready first.
+  case ready
+  /// Generation order: the better-ranked parent first, then the lower type index.
+  case order
+  /// Smaller sum of the per-type path maxima of every ready group first.
+  case spread
+  /// Three quarters of the beam by `ready`, the last quarter by `spread` (a diverse beam).
+  case mixed
+}
+
+/// Beam search over "run all ready nodes of one type": each level keeps the `width` states with
+/// the lowest estimate (batches so far plus the admissible bound of the rest), identical states
+/// (same executed set) merged. Returns the best complete schedule found.
+public enum BeamBatching {
+  public struct Result {
+    public var schedule: Schedule
+    /// The graph types of the batchable moves, in order (the trajectory).
+    public var moves: [Int32]
+    public var statesExpanded: Int
+  }
+
+  public static func schedule(
+    _ graph: BatchingGraph, width: Int, tieBreak: BeamTieBreak = .ready
+  )
+    -> Result
+  {
+    let problem = SearchProblem(graph)
+    var scratch = SearchProblem.Scratch(problem)
+    let start = problem.start(&scratch)
+    // Per level: each kept state's parent index in the previous level and its slot.
+    var parents: [[(parent: Int32, slot: Int32)]] = []
+    var beam = [start]
+    var bestCount = Int32.max
+    var bestEnd: (level: Int, parent: Int32, slot: Int32)?
+    if start.isFinished { bestCount = start.batches }
+    var seen: [UInt64: Int32] = [start.hash: start.batches]
+    var expanded = 0
+    struct Candidate {
+      var summary: SearchProblem.Summary
+      var parent: Int32
+      var slot: Int32
+      var order: Int32
+    }
+    var candidates: [Candidate] = []
+    var index: [UInt64: Int] = [:]
+    func key(_ c: Candidate) -> (Int32, Int32, Int32, Int32) {
+      switch tieBreak {
+      case .progress: (c.summary.estimate, -c.summary.executedCount, 0, c.order)
+      case .ready: (c.summary.estimate, -c.summary.readyCount, c.summary.spread, c.order)
+      case .order: (c.summary.estimate, 0, 0, c.order)
+      case .spread, .mixed:
+        (c.summary.estimate, c.summary.spread, -c.summary.readyCount, c.order)
+      }
+    }
+    func readyKey(_ c: Candidate) -> (Int32, Int32, Int32, Int32) {
+      (c.summary.estimate, -c.summary.readyCount, c.summary.spread, c.order)
+    }
+    while !beam.isEmpty {
+      candidates.removeAll(keepingCapacity: true)
+      index.removeAll(keepingCapacity: true)
+      for (i, state) in beam.enumerated() {
+        expanded += 1
+        problem.load(state, &scratch)
+        for slot in 0..<problem.slotCount where !state.ready[slot].isEmpty {
+          let next = problem.evaluate(state, slot: slot, &scratch)
+          if next.readyCount == 0 {
+            if next.batches < bestCount {
+              bestCount = next.batches
+              bestEnd = (parents.count, Int32(i), Int32(slot))
+            }
+            continue
+          }
+          if next.estimate >= bestCount { continue }
+          // States are identified by the hash of their executed set (64-bit Zobrist keys).
+          if let j = index[next.hash] {
+            if next.batches < candidates[j].summary.batches {
+              candidates[j] = Candidate(
+                summary: next, parent: Int32(i), slot: Int32(slot), order: candidates[j].order)
+              seen[next.hash] = next.batches
+            }
+            continue
+          }
+          if let known = seen[next.hash], known <= next.batches { continue }
+          index[next.hash] = candidates.count
+          seen[next.hash] = next.batches
+          candidates.append(
+            Candidate(
+              summary: next, parent: Int32(i), slot: Int32(slot), order: Int32(candidates.count)))
+        }
+      }
+      if candidates.count > width {
+        if tieBreak == .mixed {
+          let first = width - width / 4
+          candidates.sort { readyKey($0) < readyKey($1) }
+          candidates[first...].sort { key($0) < key($1) }
+        } else {
+          candidates.sort { key($0) < key($1) }
+        }
+        candidates.removeLast(candidates.count - width)
+      }
+      parents.append(candidates.map { ($0.parent, $0.slot) })
+      beam = candidates.map {
+        problem.successor(of: beam[Int($0.parent)], slot: Int($0.slot), &scratch)
+      }
+    }
+    // Walk back from the best end to the start, then replay the moves to build the schedule.
+    var slots: [Int32] = []
+    if var (level, parent, slot) = bestEnd {
+      while true {
+        slots.append(slot)
+        if level == 0 { break }
+        let step = parents[level - 1][Int(parent)]
+        level -= 1
+        parent = step.parent
+        slot = step.slot
+      }
+    }
+    let moves = slots.reversed().map { problem.slotType[Int($0)] }
+    let schedule = BatchingRun.replay(graph, moves: moves, name: "beam")
+    precondition(schedule.batchCount == Int(bestCount), "beam replay diverged")
+    return Result(schedule: schedule, moves: moves, statesExpanded: expanded)
+  }
+}
+
+/// A* over "run all ready nodes of one type" with the admissible bound as heuristic. Either it
+/// reaches a finished state (an optimum) or, after `budget` expansions, the lowest estimate on
+/// its open list, which bounds the optimum from below.
+enum AStarBatching {
+  struct Outcome {
+    /// Graph types of the optimal moves, when the search finished.
+    var moves: [Int32]?
+    /// The optimum when `moves` is set, otherwise a proven lower bound.
+    var bound: Int
+    var expanded: Int
+  }
+
+  static func search(_ problem: SearchProblem, budget: Int) -> Outcome {
+    struct Entry: Comparable {
+      var estimate: Int32
+      var progress: Int32
+      var index: Int32
+      static func < (a: Entry, b: Entry) -> Bool {
+        (a.estimate, -a.progress, a.index) < (b.estimate, -b.progress, b.index)
+      }
+    }
+    var scratch = SearchProblem.Scratch(problem)
+    let start = problem.start(&scratch)
+    var states = [start]
+    var parent: [(index: Int32, slot: Int32)] = [(-1, -1)]
+    var bestBatches: [UInt64: Int32] = [start.hash: start.batches]
+    var open = Heap<Entry>()
+    open.insert(Entry(estimate: start.estimate, progress: start.executedCount, index: 0))
+    var expanded = 0
+    while let entry = open.popMin() {
+      let index = Int(entry.index)
+      let state = states[index]
+      if state.isFinished {
+        var slots: [Int32] = []
+        var i = index
+        while parent[i].index >= 0 {
+          slots.append(parent[i].slot)
+          i = Int(parent[i].index)
+        }
+        return Outcome(
+          moves: slots.reversed().map { problem.slotType[Int($0)] }, bound: Int(state.batches),
+          expanded: expanded)
+      }
+      if bestBatches[state.hash, default: .max] < state.batches { continue }
+      if expanded >= budget {
+        return Outcome(moves: nil, bound: Int(entry.estimate), expanded: expanded)
+      }
+      expanded += 1
+      // The expanded state is not needed again except through parent links: free its storage.
+      states[index].ready = []
+      problem.load(state, &scratch)
+      for slot in 0..<problem.slotCount where !state.ready[slot].isEmpty {
+        let summary = problem.evaluate(state, slot: slot, &scratch)
+        if let known = bestBatches[summary.hash], known <= summary.batches { continue }
+        bestBatches[summary.hash] = summary.batches
+        states.append(problem.successor(of: state, slot: slot, &scratch))
+        parent.append((Int32(index), Int32(slot)))
+        open.insert(
+          Entry(
+            estimate: summary.estimate, progress: summary.executedCount,
+            index: Int32(states.count - 1)))
+      }
+    }
+    return Outcome(moves: nil, bound: Int(start.estimate), expanded: expanded)
+  }
+}
