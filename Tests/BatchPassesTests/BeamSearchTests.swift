@@ -36,22 +36,24 @@ import Workloads
     #expect(try schedule(module, "fsm-batch{policy=typewise}").0.batchCount == 38)
   }
 
-  /// The corpus lattices: beam at its default width, the proven bound, and the FSM trained on
-  /// each file. Exact counts (deterministic); the best known counts are 224, 245, 206, 239, 227.
+  /// The corpus lattices: beam at its default width and the proven bound. Exact counts
+  /// (deterministic); the best known counts are 224, 245, 206, 239, 227.
   @Test(arguments: [
-    (0, 224, 212, 210, 225), (1, 250, 240, 239, 250), (2, 206, 179, 176, 215),
-    (3, 240, 225, 223, 243), (4, 227, 209, 207, 233),
+    (0, 224, 212, 210), (1, 250, 240, 239), (2, 206, 179, 176), (3, 240, 225, 223),
+    (4, 227, 209, 207),
   ])
-  func corpusLattices(_ file: Int, _ beam: Int, _ proven: Int, _ path: Int, _ fsm: Int) throws {
+  func corpusLattices(_ file: Int, _ beam: Int, _ proven: Int, _ path: Int) throws {
     let module = try importCorpus("edbatch/lattice-b64/G\(file).txt")
     let (b, stats) = try schedule(module, "fsm-batch{policy=beam}")
     #expect(b.batchCount == beam)
     #expect(stats["lower_bound"] == Double(proven))
     #expect(stats["path_lower_bound"] == Double(path))
-    #expect(try schedule(module, "fsm-batch{prove=0}").0.batchCount == fsm)
   }
 
-  /// Trained on lattice G0 only, the table applied to G1–G4: exact counts and fallbacks.
+  /// Trained on lattice G0 only, the table applied to G0 (within 2% of the best known 224) and to
+  /// G1–G4: exact counts and fallbacks. Training takes most of a minute per file in a debug build,
+  /// so G1–G4's self-trained counts are measured by `optimizer report` (docs/results.md), and
+  /// G0's is also held by the regression guard.
   @Test func latticeTransfer() throws {
     let g0 = BatchingGraph(try importCorpus("edbatch/lattice-b64/G0.txt"))
     let trained = FSMTrainer(graphs: [g0], encoding: .critical, options: QLearningOptions()).train()

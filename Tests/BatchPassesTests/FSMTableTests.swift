@@ -101,7 +101,7 @@ import Workloads
     let (loaded, stats) = try schedule(module, "fsm-batch{load=\(path)}")
     #expect(loaded.batchCount == result.bestBatches)
     #expect(stats["episodes"] == nil)
-    let (inPass, _) = try schedule(module, "fsm-batch{episodes=80,stop-ratio=0}")
+    let (inPass, _) = try schedule(module, "fsm-batch{encoding=max,episodes=80,stop-ratio=0}")
     #expect(inPass.batchCount == result.bestBatches)
     #expect(loaded.nodes == inPass.nodes)
     #expect(loaded.batchType == inPass.batchType)

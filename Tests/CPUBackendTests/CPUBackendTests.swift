@@ -7,12 +7,17 @@ import Workloads
 
 @testable import CPUBackend
 
-/// Every batching policy, with a short FSM training so the suite stays fast.
 /// OpenBLAS's thread count is process-wide and its thread pool is not meant for concurrent
 /// callers, so the backend's suites run one test at a time.
 @Suite(.serialized) struct CPUBackendTests {}
 
-let policies = ["depth", "agenda", "agenda-dynamic", "typewise", "fsm,episodes=40"]
+/// Every batching policy; the FSM with a short training (no beam imitation, little refinement)
+/// and beam at a small width, so the suite stays fast: any valid schedule must compute the same
+/// values.
+let policies = [
+  "depth", "agenda", "agenda-dynamic", "typewise", "fsm,episodes=40,imitate=0,refine=200",
+  "beam,width=8,prove=0",
+]
 
 /// Runs `fsm-batch{policy=…}` (and `pq-layout` when `layout`) and executes the result once.
 func executeBatched(
