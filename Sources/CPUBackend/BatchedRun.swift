@@ -23,6 +23,23 @@ final class BatchedRun {
     buffer = FloatBuffer(count: plan.bufferFloats)
     HostValues.fillInputs(
       buffer.pointer, module: module, plan: plan, seed: options.seed, offset: plan.arenaFloats)
+    let scratch = Self.scratch(plan, gemm: options.gemm)
+    z = FloatBuffer(count: scratch.z)
+    gathered = FloatBuffer(count: scratch.slot)
+    concatenated = FloatBuffer(count: scratch.concatenated)
+    let states = scratch.states
+    stateCapacity = states
+    state = .allocate(capacity: states)
+    state.initialize(repeating: nil, count: states)
+  }
+
+  deinit { state.deallocate() }
+
+  /// Floats of the scratch buffers a batched run of `plan` needs (pre-activations, a gathered
+  /// slot, concatenated rows), and the most state gates of a cell.
+  static func scratch(_ plan: ExecutionPlan, gemm: ExecutionOptions.GEMMStrategy)
+    -> (z: Int, slot: Int, concatenated: Int, states: Int)
+  {
     var (zFloats, slotFloats, rowFloats, states) = (0, 0, 0, 1)
     for b in 0..<plan.schedule.batchCount {
       guard let spec = plan.kernels[Int(plan.schedule.batchType[b])], spec.isProjection else {
@@ -35,15 +52,8 @@ final class BatchedRun {
       slotFloats = max(slotFloats, count * spec.columns, spec.rows)
       states = max(states, spec.stateGates)
     }
-    z = FloatBuffer(count: zFloats)
-    gathered = FloatBuffer(count: slotFloats)
-    concatenated = FloatBuffer(count: options.gemm == .concatenate ? rowFloats : 1)
-    stateCapacity = states
-    state = .allocate(capacity: states)
-    state.initialize(repeating: nil, count: states)
+    return (zFloats, slotFloats, gemm == .concatenate ? rowFloats : 1, states)
   }
-
-  deinit { state.deallocate() }
 
   /// Runs every batch in order and returns its timing.
   func run() -> BatchedTiming {

@@ -58,8 +58,11 @@ public final class CPUExecution {
       else { return total }
       return total + spec.resultFloats
     }
+    let scratch = BatchedRun.scratch(plan, gemm: options.gemm)
+    let scratchFloats = scratch.z + scratch.slot + scratch.concatenated
     let bytes =
-      (plan.bufferFloats + referenceFloats + inputFloats + weightFloats + constantFloats) * 4
+      (plan.bufferFloats + referenceFloats + inputFloats + weightFloats + constantFloats
+        + scratchFloats) * 4
     guard bytes <= options.maxBytes else {
       throw Diagnostic(
         file: file, location: .unknown,

@@ -65,13 +65,27 @@ public struct ExecutionPlan: Sendable {
     let n = module.nodeCount
     // Kernels of the types nodes use.
     var maxOperands = [Int](repeating: -1, count: module.opTypes.count)
+    var operandless = [Int?](repeating: nil, count: module.opTypes.count)
     for node in 0..<n {
       let t = module.type(of: node)
-      maxOperands[t] = max(maxOperands[t], module.operands(of: node).count)
+      let count = module.operands(of: node).count
+      maxOperands[t] = max(maxOperands[t], count)
+      if count == 0, operandless[t] == nil { operandless[t] = node }
     }
     var kernels = [KernelSpec?](repeating: nil, count: module.opTypes.count)
     for (t, type) in module.opTypes.enumerated() where maxOperands[t] >= 0 {
-      kernels[t] = try KernelSpec.resolve(type, maxOperands: maxOperands[t], file: file)
+      let spec = try KernelSpec.resolve(type, maxOperands: maxOperands[t], file: file)
+      // A variadic type may take no operands at all; only inputs and lookups (fed from outside)
+      // and the generic cell (tanh of an empty sum) have a meaning for that.
+      if let node = operandless[t], ![.lookup, .input, .opaque].contains(spec.kind) {
+        throw Diagnostic(
+          file: file,
+          location: node < module.nodeLocation.count ? module.nodeLocation[node] : type.location,
+          message:
+            "cpu backend: node '%\(module.nodeName[node])' of type '\(type.name)' (\(type.kind)) has no operands; its kernel needs at least one"
+        )
+      }
+      kernels[t] = spec
     }
     self.kernels = kernels
     let floats = module.nodeType.map { kernels[Int($0)]?.resultFloats ?? 0 }

@@ -148,8 +148,8 @@ struct TrainCommand: ParsableCommand {
       )
     }
     guard episodes >= 1 else { throw ValidationError("--episodes must be positive") }
-    guard imitate >= 0, refine >= 0 else {
-      throw ValidationError("--imitate and --refine must not be negative")
+    guard (0...16_384).contains(imitate), refine >= 0 else {
+      throw ValidationError("--imitate must be in 0...16384 and --refine must not be negative")
     }
     guard round >= 1 else { throw ValidationError("--round must be positive") }
   }

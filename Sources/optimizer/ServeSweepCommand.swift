@@ -51,7 +51,7 @@ struct ServeSweepCommand: ParsableCommand {
   func run() throws {
     var sweep = ServingSweep()
     sweep.requests = requests
-    sweep.loads = loads
+    sweep.loads = Array(Set(loads)).sorted()  // the page reads the lightest first, the heaviest last
     sweep.sloFactor = sloFactor
     var command = "optimizer serve-sweep -o \(output)"
     if requests != 2000 { command += " --requests \(requests)" }

@@ -96,6 +96,9 @@ import Testing
       error("fsm-batch{a=1,a=2}")?.headline == "<pipeline>:1:15: error: option 'a' given twice")
     #expect(error("fsm-batch pq")?.message == "expected ',' between passes")
     #expect(
+      error("fsm-batch{load=a'b\"c}")?.headline
+        == "<pipeline>:1:16: error: the value of option 'load' holds both ' and \"")
+    #expect(
       error("nope")?.headline.hasPrefix(
         "<pipeline>:1:1: error: unknown pass 'nope' (known passes: fsm-batch") == true)
     #expect(

@@ -308,6 +308,22 @@ extension CPUBackendTests {
         schedule { batch s 0 }
         """)
       #expect(odd?.message.contains("not a whole number of float32") == true)
+      // A variadic type may be given no operands; a kernel that needs one says so at the node.
+      for kind in ["add", "linear"] {
+        let operandless = try error(
+          """
+          dg 1
+          type s = \(kind)(f32[4]...) -> f32[4] weights(W: f32[4x4])
+          instance a {
+            %x = s()
+          }
+          schedule { batch s 0 }
+          """)
+        #expect(
+          operandless?.headline
+            == "t.dg:4:3: error: cpu backend: node '%x' of type 's' (\(kind)) has no operands; its kernel needs at least one",
+          "\(kind)")
+      }
       let unscheduled = try parse(twoTypes + "instance a { %x = leaf(_) }\n")
       #expect(throws: Diagnostic.self) { try ExecutionPlan(unscheduled, file: "t") }
     }

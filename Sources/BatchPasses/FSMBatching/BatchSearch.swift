@@ -429,6 +429,16 @@ public enum BeamBatching {
   )
     -> Result
   {
+    // Pruning against states kept at earlier levels could, in principle, empty the beam before
+    // any state finishes; a search without it never does (every unfinished state has a move).
+    search(graph, width: width, tieBreak: tieBreak, pruneRepeats: true)
+      ?? search(graph, width: width, tieBreak: tieBreak, pruneRepeats: false)!
+  }
+
+  /// One beam search; nil when the beam emptied before a state finished.
+  static func search(
+    _ graph: BatchingGraph, width: Int, tieBreak: BeamTieBreak, pruneRepeats: Bool
+  ) -> Result? {
     let problem = SearchProblem(graph)
     var scratch = SearchProblem.Scratch(problem)
     let start = problem.start(&scratch)
@@ -481,13 +491,12 @@ public enum BeamBatching {
             if next.batches < candidates[j].summary.batches {
               candidates[j] = Candidate(
                 summary: next, parent: Int32(i), slot: Int32(slot), order: candidates[j].order)
-              seen[next.hash] = next.batches
             }
             continue
           }
-          if let known = seen[next.hash], known <= next.batches { continue }
+          // A state kept at an earlier level with as few batches makes this one redundant.
+          if pruneRepeats, let known = seen[next.hash], known <= next.batches { continue }
           index[next.hash] = candidates.count
-          seen[next.hash] = next.batches
           candidates.append(
             Candidate(
               summary: next, parent: Int32(i), slot: Int32(slot), order: Int32(candidates.count)))
@@ -502,6 +511,10 @@ public enum BeamBatching {
           candidates.sort { key($0) < key($1) }
         }
         candidates.removeLast(candidates.count - width)
+      }
+      // Only states that stay in the beam count as seen: one cut away proves nothing.
+      for c in candidates {
+        seen[c.summary.hash] = min(seen[c.summary.hash] ?? .max, c.summary.batches)
       }
       parents.append(candidates.map { ($0.parent, $0.slot) })
       beam = candidates.map {
@@ -520,6 +533,7 @@ public enum BeamBatching {
         slot = step.slot
       }
     }
+    if bestEnd == nil && !start.isFinished { return nil }
     let moves = slots.reversed().map { problem.slotType[Int($0)] }
     let schedule = BatchingRun.replay(graph, moves: moves, name: "beam")
     precondition(schedule.batchCount == Int(bestCount), "beam replay diverged")

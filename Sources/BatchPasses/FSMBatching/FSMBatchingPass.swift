@@ -14,7 +14,7 @@ public struct FSMBatchingPass: Pass {
       .choice("policy", \.policy, help: "how to choose the next batch"),
       .choice("encoding", \.encoding, help: "FSM state encoding"),
       .int(
-        "imitate", \.training.imitationWidth, in: 0...10_000_000, syntax: "N",
+        "imitate", \.training.imitationWidth, in: 0...16_384, syntax: "N",
         help: "imitate beam search of width N before Q-learning, 0 for none"),
       .string(
         "load", \.loadPath, syntax: "FILE",
@@ -45,10 +45,10 @@ public struct FSMBatchingPass: Pass {
         "sample", \.trainingSample, in: 1...Int(Int32.max), syntax: "N",
         help: "train on every k-th instance, at most N nodes, when the input is larger"),
       .int(
-        "width", \.beamWidth, in: 1...10_000_000, syntax: "N",
+        "width", \.beamWidth, in: 1...16_384, syntax: "N",
         help: "states kept per step by policy=beam"),
       .int(
-        "prove", \.proofBudget, in: 0...100_000_000, syntax: "N",
+        "prove", \.proofBudget, in: 0...1_000_000, syntax: "N",
         help:
           "A* expansions per relaxation of the proven lower bound when the schedule is above the path bound, 0 for the path bound only"
       ),

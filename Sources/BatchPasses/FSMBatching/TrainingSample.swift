@@ -1,7 +1,8 @@
 import BatchIR
 
 /// The instances training sees when the input is large: every k-th instance, k = ⌈nodes / N⌉,
-/// starting with the first, while the total stays within N nodes. The learned table then
+/// starting with the first, while the total stays within N nodes (the smallest instance alone
+/// when the first is already larger). The learned table then
 /// applies to every instance (the FSM keys on op type names, not on nodes). Inputs of at most N
 /// nodes, or of one instance, are trained on whole.
 public struct TrainingSample {
@@ -23,7 +24,15 @@ public struct TrainingSample {
       chosen.append(i)
       total += size
     }
-    guard !chosen.isEmpty else { return nil }
+    // When the first sampled instance alone is larger than N, train on the smallest instance
+    // rather than on the whole input.
+    if chosen.isEmpty,
+      let smallest = source.instances.indices.min(by: {
+        source.instances[$0].nodes.count < source.instances[$1].nodes.count
+      })
+    {
+      chosen = [smallest]
+    }
     var module = Module()
     for type in source.opTypes { module.addOpType(type) }
     for i in chosen {

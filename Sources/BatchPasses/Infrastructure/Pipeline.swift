@@ -85,7 +85,12 @@ public struct PipelineParser {
                 throw fail("expected ',' or '}' after the quoted value of '\(key)'", index)
               }
             } else {
-              value = word(stopAt: [UInt8(ascii: ","), UInt8(ascii: "}")]).0
+              let (word, start) = word(stopAt: [UInt8(ascii: ","), UInt8(ascii: "}")])
+              // Such a value could not be printed back in quotes (there is no escape).
+              if word.contains("'") && word.contains("\"") {
+                throw fail("the value of option '\(key)' holds both ' and \"", start)
+              }
+              value = word
             }
           }
           if options.contains(where: { $0.key == key }) {
