@@ -15,13 +15,18 @@ import Workloads
     return WorkloadGenerator.generate(.latticeLSTM, options: workload)
   }
 
-  func trained(_ encoding: StateEncoding = .max) -> (FSMTable, BatchingGraph) {
-    let module = Self.lattice()
-    let graph = BatchingGraph(module)
+  /// Training on the small lattice: 80 episodes, no early stop.
+  func training(_ encoding: StateEncoding = .max) -> (FSMTrainer.Result, BatchingGraph) {
+    let graph = BatchingGraph(Self.lattice())
     var options = QLearningOptions()
     options.episodes = 80
     options.stopRatio = 0
-    return (FSMTrainer(graphs: [graph], encoding: encoding, options: options).train().table, graph)
+    return (FSMTrainer(graphs: [graph], encoding: encoding, options: options).train(), graph)
+  }
+
+  func trained(_ encoding: StateEncoding = .max) -> (FSMTable, BatchingGraph) {
+    let (result, graph) = training(encoding)
+    return (result.table, graph)
   }
 
   @Test(arguments: StateEncoding.allCases)
@@ -35,12 +40,7 @@ import Workloads
   }
 
   @Test func appliedTableReproducesTheTrainedCount() throws {
-    let module = Self.lattice()
-    let graph = BatchingGraph(module)
-    var options = QLearningOptions()
-    options.episodes = 80
-    options.stopRatio = 0
-    let result = FSMTrainer(graphs: [graph], encoding: .max, options: options).train()
+    let (result, graph) = training()
     var policy = FSMPolicy(table: try FSMTable.parse(result.table.text(), file: "p"), graph: graph)
     #expect(BatchingRun.countBatches(graph, policy: &policy) == result.bestBatches)
   }
@@ -86,11 +86,7 @@ import Workloads
   /// matter.)
   @Test func loadAppliesAPolicyFile() throws {
     let module = Self.lattice()
-    let graph = BatchingGraph(module)
-    var options = QLearningOptions()
-    options.episodes = 80
-    options.stopRatio = 0
-    let result = FSMTrainer(graphs: [graph], encoding: .max, options: options).train()
+    let (result, _) = training()
     let table = result.table
     let (ruleOnly, _) = try schedule(module, "fsm-batch{policy=typewise}")
     try #require(result.bestBatches < ruleOnly.batchCount)

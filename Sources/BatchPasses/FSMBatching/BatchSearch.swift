@@ -214,23 +214,7 @@ struct SearchProblem {
     scratch.groupMax.withUnsafeMutableBufferPointer { groupMax in
       for i in 0..<groupMax.count { groupMax[i] = state.groupMax[i] }
       for s in 0..<slotCount { groupMax[slot * slotCount + s] = 0 }
-      pathCount.withUnsafeBufferPointer { pathCount in
-        for n in scratch.newlyReady {
-          let ni = Int(n)
-          let g = Int(kind[ni])
-          let row = ni * slotCount
-          for s in 0..<slotCount where groupMax[g * slotCount + s] < pathCount[row + s] {
-            groupMax[g * slotCount + s] = pathCount[row + s]
-          }
-        }
-      }
-      for s in 0..<slotCount {
-        var best: Int32 = 0
-        for g in 0..<slotCount where best < groupMax[g * slotCount + s] {
-          best = groupMax[g * slotCount + s]
-        }
-        total += best
-      }
+      total = raise(groupMax, by: scratch.newlyReady)
       for i in 0..<groupMax.count { spread += groupMax[i] }
     }
     let summary = Summary(
@@ -365,29 +349,37 @@ struct SearchProblem {
     scratch.stamp = stamp
   }
 
+  /// Raises each group's per-slot maxima (`groupMax[group · slots + slot]`) by the path counts
+  /// of `nodes`, and returns Σ over slots of the largest group maximum: the path part of the
+  /// remaining bound.
+  private func raise(_ groupMax: UnsafeMutableBufferPointer<Int32>, by nodes: [Int32]) -> Int32 {
+    let slotCount = self.slotCount
+    pathCount.withUnsafeBufferPointer { pathCount in
+      for n in nodes {
+        let ni = Int(n)
+        let g = Int(kind[ni])
+        let row = ni * slotCount
+        for s in 0..<slotCount where groupMax[g * slotCount + s] < pathCount[row + s] {
+          groupMax[g * slotCount + s] = pathCount[row + s]
+        }
+      }
+    }
+    var total: Int32 = 0
+    for s in 0..<slotCount {
+      var best: Int32 = 0
+      for g in 0..<slotCount where best < groupMax[g * slotCount + s] {
+        best = groupMax[g * slotCount + s]
+      }
+      total += best
+    }
+    return total
+  }
+
   /// Adds the newly ready nodes to their groups and recomputes the bound.
   private func finish(_ state: inout State, _ scratch: inout Scratch) {
-    let slotCount = self.slotCount
-    var total: Int32 = 0
-    state.groupMax.withUnsafeMutableBufferPointer { groupMax in
-      pathCount.withUnsafeBufferPointer { pathCount in
-        for n in scratch.newlyReady {
-          let ni = Int(n)
-          let g = Int(kind[ni])
-          state.ready[g].append(n)
-          let row = ni * slotCount
-          for s in 0..<slotCount where groupMax[g * slotCount + s] < pathCount[row + s] {
-            groupMax[g * slotCount + s] = pathCount[row + s]
-          }
-        }
-      }
-      for s in 0..<slotCount {
-        var best: Int32 = 0
-        for g in 0..<slotCount where best < groupMax[g * slotCount + s] {
-          best = groupMax[g * slotCount + s]
-        }
-        total += best
-      }
+    for n in scratch.newlyReady { state.ready[Int(kind[Int(n)])].append(n) }
+    let total = state.groupMax.withUnsafeMutableBufferPointer { groupMax in
+      raise(groupMax, by: scratch.newlyReady)
     }
     state.readyCount += Int32(scratch.newlyReady.count)
     state.bound = state.unbatchedLeft + total
