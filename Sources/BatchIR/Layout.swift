@@ -93,9 +93,7 @@ public struct LayoutRequirements: Sendable {
 
   /// The most operand slots any node of the batch has.
   public func slotCount(of batch: ArraySlice<Int32>, in module: Module) -> Int {
-    batch.reduce(0) {
-      max($0, Int(module.operandStart[Int($1) + 1] - module.operandStart[Int($1)]))
-    }
+    module.mostOperands(of: batch)
   }
 
   /// Bytes a gather of slot j copies: every operand tensor of the slot that lives in the arena.

@@ -138,6 +138,11 @@ public struct Module: Sendable {
     operands[Int(operandStart[n])..<Int(operandStart[n + 1])]
   }
 
+  /// The most operands any of `nodes` has (the operand slots a batch of them uses).
+  @inlinable public func mostOperands<C: Sequence>(of nodes: C) -> Int where C.Element == Int32 {
+    nodes.reduce(0) { max($0, Int(operandStart[Int($1) + 1] - operandStart[Int($1)])) }
+  }
+
   /// The op type index of node `n`.
   @inlinable public func type(of n: Int) -> Int { Int(nodeType[n]) }
 

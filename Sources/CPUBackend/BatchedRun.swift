@@ -88,7 +88,7 @@ final class BatchedRun {
       guard let weight else { continue }
       let count = batch.count
       let accesses = plan.slots(ofBatch: b)
-      let widest = batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }
+      let widest = module.mostOperands(of: batch)
       let slots = min(widest, spec.weightedSlots)
       var products = 0
       /// z [B x R] (+)= X [B x K] · W_blockᵀ.

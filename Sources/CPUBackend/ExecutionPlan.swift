@@ -137,7 +137,7 @@ public struct ExecutionPlan: Sendable {
     for b in 0..<schedule.batchCount {
       let batch = schedule.batch(b)
       guard let spec = kernels[Int(schedule.batchType[b])], spec.kind != .lookup else { continue }
-      let slots = batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }
+      let slots = module.mostOperands(of: batch)
       for j in 0..<slots {
         for node in batch {
           let k = Int(module.operandStart[Int(node)]) + j
@@ -159,7 +159,7 @@ public struct ExecutionPlan: Sendable {
       let spec = kernels[Int(schedule.batchType[b])]
       if let spec, spec.isProjection, batch.count > 1 {
         let slots = min(
-          batch.reduce(0) { max($0, module.operands(of: Int($1)).count) }, spec.weightedSlots)
+          module.mostOperands(of: batch), spec.weightedSlots)
         for j in 0..<slots {
           var rows: [Int] = []
           for node in batch {

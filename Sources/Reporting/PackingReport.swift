@@ -166,5 +166,7 @@ public struct PackingReport {
 
   func energyPerRequest(_ r: SimulationReport) -> Double { r.energyPJ / Double(requests) }
 
-  func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 }
+
+/// `value` with `digits` digits after the point, as the report's tables print figures.
+func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }

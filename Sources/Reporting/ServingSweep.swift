@@ -65,6 +65,17 @@ public struct ServingSweep {
       p.p99 <= slo && p.throughput >= keepUp * p.rate
     }
 
+    /// The point of `strategy` at `load` (the sweep's heaviest load is its saturation point).
+    public func point(_ strategy: String, at load: Double) -> Point? {
+      points(strategy).first { $0.load == load }
+    }
+
+    /// Silfa et al.'s E-BATCH over cellular ratios on this curve's preset: throughput, and
+    /// energy efficiency.
+    public var paperRatios: (throughput: Double, energy: Double) {
+      preset == "epur" ? (1.8, 3.6) : (2.1, 1.6)
+    }
+
     /// The highest throughput achieved at a swept load that is sustained.
     public func maxSustainable(_ strategy: String, keepUp: Double) -> Double {
       points(strategy).filter { sustained($0, keepUp: keepUp) }.map(\.throughput).max() ?? 0
@@ -172,9 +183,10 @@ public struct ServingSweep {
       "| preset | lengths | SLO p99 (ms) | throughput × at saturation | energy efficiency × at saturation | sustainable req/s: padding | cellular | ebatch | sustainable × (ebatch / cellular) | ebatch / padding at saturation | cellular's time in weight loads | throughput bound if ebatch removed them all | paper throughput × | paper energy × |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     for curve in curves {
       let load = loads.last ?? 0
-      func at(_ s: String) -> Point? { curve.points(s).first { $0.load == load } }
-      guard let e = at("ebatch"), let c = at("cellular"), let p = at("padding") else { continue }
-      let paper = curve.preset == "epur" ? ("1.8", "3.6") : ("2.1", "1.6")
+      guard let e = curve.point("ebatch", at: load), let c = curve.point("cellular", at: load),
+        let p = curve.point("padding", at: load)
+      else { continue }
+      let paper = (fixed(curve.paperRatios.throughput, 1), fixed(curve.paperRatios.energy, 1))
       let sustainedC = curve.maxSustainable("cellular", keepUp: keepUp)
       let sustainedE = curve.maxSustainable("ebatch", keepUp: keepUp)
       text +=
@@ -282,12 +294,11 @@ public struct ServingSweep {
     text += "\n"
     var shortfall = 0.0
     for curve in curves {
-      guard let load = loads.last,
-        let c = curve.points("cellular").first(where: { $0.load == load }),
-        let e = curve.points("ebatch").first(where: { $0.load == load })
+      guard let load = loads.last, let c = curve.point("cellular", at: load),
+        let e = curve.point("ebatch", at: load)
       else { continue }
       let bound = 1 / max(1 - c.loadShare, 1e-9)
-      let paper = curve.preset == "epur" ? 1.8 : 2.1
+      let paper = curve.paperRatios.throughput
       shortfall = max(shortfall, 1 - (e.throughput / c.throughput) / bound)
       text +=
         "- \(curve.preset), \(curve.lengths.rawValue): at saturation cellular batching spends \(fixed(c.loadShare * 100, 1)) % of its time held up by weight loads, so removing every one of them could raise its throughput by at most \(fixed(bound, 2))×; E-BATCH gets \(fixed(e.throughput / c.throughput, 2))× (its own loads hold it up \(fixed(e.loadShare * 100, 1)) % of the time, it pads \(fixed(e.padding * 100, 1)) % of its lane-steps). The paper's \(fixed(paper, 1))× would need cellular batching to lose at least \(fixed((1 - 1 / paper) * 100, 1)) % of its time to loads.\n"
@@ -310,5 +321,4 @@ public struct ServingSweep {
     return text
   }
 
-  func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 }

@@ -450,17 +450,17 @@ public enum BeamBatching {
     }
     var candidates: [Candidate] = []
     var index: [UInt64: Int] = [:]
+    func readyKey(_ c: Candidate) -> (Int32, Int32, Int32, Int32) {
+      (c.summary.estimate, -c.summary.readyCount, c.summary.spread, c.order)
+    }
     func key(_ c: Candidate) -> (Int32, Int32, Int32, Int32) {
       switch tieBreak {
       case .progress: (c.summary.estimate, -c.summary.executedCount, 0, c.order)
-      case .ready: (c.summary.estimate, -c.summary.readyCount, c.summary.spread, c.order)
+      case .ready: readyKey(c)
       case .order: (c.summary.estimate, 0, 0, c.order)
       case .spread, .mixed:
         (c.summary.estimate, c.summary.spread, -c.summary.readyCount, c.order)
       }
-    }
-    func readyKey(_ c: Candidate) -> (Int32, Int32, Int32, Int32) {
-      (c.summary.estimate, -c.summary.readyCount, c.summary.spread, c.order)
     }
     while !beam.isEmpty {
       candidates.removeAll(keepingCapacity: true)

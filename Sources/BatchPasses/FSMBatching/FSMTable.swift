@@ -323,3 +323,11 @@ extension FSMTable {
     return table
   }
 }
+
+extension FSMTable {
+  /// The rule that decides states the table does not know (and the training prior): `tight`
+  /// for the `critical` encoding, `typewise` for the others.
+  func fallbackChoice(_ run: BatchingRun) -> Int {
+    encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+  }
+}

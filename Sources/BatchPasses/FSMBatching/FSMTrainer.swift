@@ -136,7 +136,7 @@ public struct FSMPolicy: BatchingPolicy {
       return Int(graphType[Int(choice)])
     }
     fallbacks += 1
-    return table.encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+    return table.fallbackChoice(run)
   }
 }
 
@@ -414,8 +414,7 @@ struct EpisodeContext: Sendable {
       if rng.unit() < spec.epsilon {
         choice = Int(run.readyTypes[Int(rng.next() % UInt64(run.readyTypes.count))])
       } else {
-        var prior =
-          table.encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+        var prior = table.fallbackChoice(run)
         if let imitated, let i = imitated.state(key), imitated.choices[i] >= 0,
           let t = run.readyTypes.first(where: { encoder.tableType[Int($0)] == imitated.choices[i] })
         {
