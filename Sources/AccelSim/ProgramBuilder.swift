@@ -65,6 +65,8 @@ public struct ProgramBuilder: Sendable {
     let macsPerRow = Int64(table[type].macsPerRow)
     // A lookup reads one table row (the size of its result) besides its operands.
     let tableRowBytes = table[type].weights.isEmpty && !opType.weights.isEmpty ? resultBytes : 0
+    // Bytes of each declared operand slot; slots past them repeat the last (variadic types).
+    let slotBytes = opType.operands.map { Double(bytes(of: $0)) }
     var start = nodes.startIndex
     while start < nodes.endIndex {
       let end = min(start + lanes, nodes.endIndex)
@@ -73,7 +75,7 @@ public struct ProgramBuilder: Sendable {
       for n in nodes[start..<end] {
         let operandCount = module.operandStart[Int(n) + 1] - module.operandStart[Int(n)]
         for slot in 0..<Int(operandCount) {
-          read += Double(bytes(of: opType.operandType(at: slot)))
+          read += slotBytes[min(slot, slotBytes.count - 1)]
         }
         read += Double(tableRowBytes)
       }

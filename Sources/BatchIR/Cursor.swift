@@ -79,6 +79,16 @@ struct Cursor {
 
   /// Reads a run of word bytes (letters, digits, `_`, `.`, `-`), stopping before `->` and `...`.
   mutating func scanWord() -> String {
+    text(scanWordRange())
+  }
+
+  /// The text of `range` of the source bytes.
+  func text(_ range: Range<Int>) -> String {
+    String(decoding: bytes[range], as: UTF8.self)
+  }
+
+  /// Reads what `scanWord` reads and returns where it lies in the bytes, making no `String`.
+  mutating func scanWordRange() -> Range<Int> {
     let start = index
     while index < bytes.count, Cursor.isWordByte(bytes[index]) {
       if bytes[index] == UInt8(ascii: "-"), index + 1 < bytes.count,
@@ -93,7 +103,7 @@ struct Cursor {
       }
       index += 1
     }
-    return String(decoding: bytes[start..<index], as: UTF8.self)
+    return start..<index
   }
 
   /// Reads a non-negative decimal integer; nil when it does not fit in 63 bits.
@@ -200,5 +210,77 @@ struct Cursor {
       }
     }
     return nil
+  }
+}
+
+/// Names written in a source, mapped to `Int32` values and looked up by their bytes, so that
+/// finding a name makes no `String` and hashes no `String`: the parser's table of node names in
+/// an instance and of op type names. Open addressing with linear probing over FNV-1a hashes;
+/// `removeAll` clears only the slots in use, so a table reused for every instance costs what
+/// each instance holds.
+struct SourceNameTable {
+  /// Entry index of each slot, or -1; the count is a power of two, at least twice the entries.
+  private var slots = [Int32](repeating: -1, count: 16)
+  private var names: [Range<Int>] = []
+  private var values: [Int32] = []
+  private var slotOfEntry: [Int32] = []
+
+  var isEmpty: Bool { names.isEmpty }
+
+  /// The value of the name spelled by `name` in `bytes`, if it was inserted.
+  func value(of name: Range<Int>, in bytes: [UInt8]) -> Int32? {
+    let entry = slots[findSlot(of: name, in: bytes)]
+    return entry < 0 ? nil : values[Int(entry)]
+  }
+
+  /// Inserts a name that is not in the table yet.
+  mutating func insert(_ name: Range<Int>, value: Int32, in bytes: [UInt8]) {
+    if 2 * (names.count + 1) > slots.count { grow(in: bytes) }
+    let slot = findSlot(of: name, in: bytes)
+    slots[slot] = Int32(names.count)
+    names.append(name)
+    values.append(value)
+    slotOfEntry.append(Int32(slot))
+  }
+
+  /// Empties the table, keeping its capacity.
+  mutating func removeAll() {
+    for slot in slotOfEntry { slots[Int(slot)] = -1 }
+    names.removeAll(keepingCapacity: true)
+    values.removeAll(keepingCapacity: true)
+    slotOfEntry.removeAll(keepingCapacity: true)
+  }
+
+  /// The slot holding `name`, or the empty slot where it would go.
+  private func findSlot(of name: Range<Int>, in bytes: [UInt8]) -> Int {
+    let mask = slots.count - 1
+    var slot = Int(Self.hash(name, in: bytes)) & mask
+    while true {
+      let entry = Int(slots[slot])
+      if entry < 0 || Self.sameBytes(names[entry], name, in: bytes) { return slot }
+      slot = (slot + 1) & mask
+    }
+  }
+
+  private mutating func grow(in bytes: [UInt8]) {
+    slots = [Int32](repeating: -1, count: slots.count * 2)
+    for (entry, name) in names.enumerated() {
+      let slot = findSlot(of: name, in: bytes)
+      slots[slot] = Int32(entry)
+      slotOfEntry[entry] = Int32(slot)
+    }
+  }
+
+  /// FNV-1a over the name's bytes.
+  private static func hash(_ name: Range<Int>, in bytes: [UInt8]) -> UInt32 {
+    var hash: UInt32 = 2_166_136_261
+    for i in name { hash = (hash ^ UInt32(bytes[i])) &* 16_777_619 }
+    return hash
+  }
+
+  private static func sameBytes(_ a: Range<Int>, _ b: Range<Int>, in bytes: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    for k in 0..<a.count where bytes[a.lowerBound + k] != bytes[b.lowerBound + k] { return false }
+    return true
   }
 }

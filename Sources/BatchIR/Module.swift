@@ -155,6 +155,30 @@ public struct Module: Sendable {
     return result
   }
 
+  /// Whether every operand is defined before its user (ids increase along every edge), which
+  /// makes the graph acyclic. One pass over the operand arrays, no allocation.
+  public func operandsPrecedeUsers() -> Bool {
+    operandStart.withUnsafeBufferPointer { start in
+      operands.withUnsafeBufferPointer { operands in
+        for n in 0..<nodeCount {
+          for k in Int(start[n])..<Int(start[n + 1]) where operands[k] >= Int32(n) {
+            return false
+          }
+        }
+        return true
+      }
+    }
+  }
+
+  /// Whether `other` has the same op types, instances and nodes (where they were written does
+  /// not count). Arrays that share storage compare in O(1), so a module compared with an
+  /// earlier copy of itself costs nothing unless its graph was rewritten.
+  public func hasSameGraph(as other: Module) -> Bool {
+    opTypes == other.opTypes && instances == other.instances && nodeType == other.nodeType
+      && operandStart == other.operandStart && operands == other.operands
+      && nodeName == other.nodeName
+  }
+
   /// Index of the op type called `name`, if any.
   public func opTypeIndex(named name: String) -> Int? {
     opTypes.firstIndex { $0.name == name }

@@ -30,7 +30,12 @@ public struct DGParser {
   private var cursor: Cursor
   private let file: String
   private var module = Module()
-  private var typeIndex: [String: Int] = [:]
+  /// Op type indices by name.
+  private var typeIndex = SourceNameTable()
+  /// The nodes of the instance being read, by name (emptied for every instance).
+  private var instanceNodes = SourceNameTable()
+  /// The operands of the node being read.
+  private var operandBuffer: [Int32] = []
   private var weightIDs: Set<String> = []
   private var instanceNames: Set<String> = []
 
@@ -244,8 +249,12 @@ public struct DGParser {
     }
     try cursor.skipTrivia()
     let nameLocation = cursor.location
+    let nameStart = cursor.index
     let name = try identifier("an op type name")
-    if typeIndex[name] != nil { throw error("redefinition of op type '\(name)'", at: nameLocation) }
+    let nameRange = nameStart..<cursor.index
+    if typeIndex.value(of: nameRange, in: cursor.bytes) != nil {
+      throw error("redefinition of op type '\(name)'", at: nameLocation)
+    }
     try expect("=")
     let kind = try identifier("an op kind")
     try expect("(")
@@ -303,7 +312,7 @@ public struct DGParser {
     if variadic && operandTypes.isEmpty {
       throw error("a variadic op type needs an operand type", at: nameLocation)
     }
-    typeIndex[name] = module.opTypes.count
+    typeIndex.insert(nameRange, value: Int32(module.opTypes.count), in: cursor.bytes)
     module.addOpType(
       OpType(
         name: name, kind: kind, operands: operandTypes, variadic: variadic, result: result,
@@ -396,13 +405,7 @@ public struct DGParser {
     try expect("(")
     var layers: [Int] = []
     repeat {
-      try cursor.skipTrivia()
-      let layerLocation = cursor.location
-      let layerName = try identifier("an op type name")
-      guard let layer = typeIndex[layerName] else {
-        throw error("unknown op type '\(layerName)'", at: layerLocation)
-      }
-      layers.append(layer)
+      layers.append(try knownOpType())
       try cursor.skipTrivia()
     } while cursor.consume(",")
     try expect(")")
@@ -428,24 +431,18 @@ public struct DGParser {
   /// `%name = TYPE(%a, _, …)` lines until `}`. Operands may name nodes defined later in the
   /// same instance; they are resolved when the instance closes.
   private mutating func parseNodes() throws(Diagnostic) {
-    var names: [String: Int32] = [:]
-    var pending: [(slot: Int, name: String, location: SourceLocation)] = []
-    var operandBuffer: [Int32] = []
+    instanceNodes.removeAll()
+    var pending: [(slot: Int, name: Range<Int>, location: SourceLocation)] = []
     while true {
       try cursor.skipTrivia()
       guard cursor.peek == UInt8(ascii: "%") else { break }
       let location = cursor.location
       let name = try nodeName()
-      if names[name] != nil {
-        throw error("redefinition of '%\(name)' in this instance", at: location)
+      if instanceNodes.value(of: name, in: cursor.bytes) != nil {
+        throw error("redefinition of '%\(cursor.text(name))' in this instance", at: location)
       }
       try expect("=")
-      try cursor.skipTrivia()
-      let typeLocation = cursor.location
-      let typeName = try identifier("an op type name")
-      guard let type = typeIndex[typeName] else {
-        throw error("unknown op type '\(typeName)'", at: typeLocation)
-      }
+      let type = try knownOpType()
       try expect("(")
       operandBuffer.removeAll(keepingCapacity: true)
       try cursor.skipTrivia()
@@ -457,7 +454,7 @@ public struct DGParser {
             operandBuffer.append(Module.external)
           } else if cursor.peek == UInt8(ascii: "%") {
             let operand = try nodeName()
-            if let id = names[operand] {
+            if let id = instanceNodes.value(of: operand, in: cursor.bytes) {
               operandBuffer.append(id)
             } else {
               pending.append(
@@ -475,12 +472,13 @@ public struct DGParser {
       if module.nodeCount >= DGParser.maxNodes {
         throw error("too many nodes: this tool reads at most \(DGParser.maxNodes)", at: location)
       }
-      let id = module.addNode(type: type, operands: operandBuffer, name: name, location: location)
-      names[name] = Int32(id)
+      let id = module.addNode(
+        type: type, operands: operandBuffer, name: cursor.text(name), location: location)
+      instanceNodes.insert(name, value: Int32(id), in: cursor.bytes)
     }
     for use in pending {
-      guard let id = names[use.name] else {
-        throw error("use of undefined value '%\(use.name)'", at: use.location)
+      guard let id = instanceNodes.value(of: use.name, in: cursor.bytes) else {
+        throw error("use of undefined value '%\(cursor.text(use.name))'", at: use.location)
       }
       module.operands[use.slot] = id
     }
@@ -507,12 +505,7 @@ public struct DGParser {
       try cursor.skipTrivia()
       guard cursor.peekIdentifier() == "batch" else { break }
       _ = try cursor.identifier()
-      try cursor.skipTrivia()
-      let typeLocation = cursor.location
-      let typeName = try identifier("an op type name")
-      guard let type = typeIndex[typeName] else {
-        throw error("unknown op type '\(typeName)'", at: typeLocation)
-      }
+      let type = try knownOpType()
       while true {
         try cursor.skipTrivia()
         guard cursor.peekIsDigit else { break }
@@ -616,12 +609,27 @@ public struct DGParser {
     return try cursor.identifier()
   }
 
-  private mutating func nodeName() throws(Diagnostic) -> String {
+  /// `%name`: where the name lies in the source (`cursor.text` spells it).
+  private mutating func nodeName() throws(Diagnostic) -> Range<Int> {
     let location = cursor.location
     _ = cursor.consume("%")
-    let name = cursor.scanWord()
+    let name = cursor.scanWordRange()
     if name.isEmpty { throw error("expected a name after '%'", at: location) }
     return name
+  }
+
+  /// An op type name, as its index; an unknown name is an error at the name.
+  private mutating func knownOpType() throws(Diagnostic) -> Int {
+    try cursor.skipTrivia()
+    let location = cursor.location
+    guard cursor.peekIsIdentifierStart else {
+      throw error("expected an op type name, found \(cursor.describeNext())")
+    }
+    let name = cursor.scanWordRange()
+    guard let type = typeIndex.value(of: name, in: cursor.bytes) else {
+      throw error("unknown op type '\(cursor.text(name))'", at: location)
+    }
+    return Int(type)
   }
 
   private mutating func integer(_ what: String) throws(Diagnostic) -> Int {

@@ -7,13 +7,32 @@ public struct Verifier {
 
   /// Verifies `module`; `file` names it in diagnostics. Throws the first problem found.
   public static func verify(_ module: Module, file: String) throws(Diagnostic) {
+    try verify(module, file: file, since: nil)
+  }
+
+  /// Verifies `module`, skipping what `verified` (a module that passed verification) shows is
+  /// unchanged: the graph when its arrays are the same, and each pass result when it and what
+  /// it depends on (the graph; the schedule, for a layout) are the same. The arrays are
+  /// copy-on-write, so an unchanged part compares in O(1). A pass manager keeps the module it
+  /// verified last, and a pipeline then checks the graph once rather than after every pass.
+  public static func verify(_ module: Module, file: String, since verified: Module?)
+    throws(Diagnostic)
+  {
     let verifier = Verifier(module: module, file: file)
-    try verifier.verifyOpTypes()
-    try verifier.verifyNodes()
-    try verifier.verifyAcyclic()
-    if let schedule = module.schedule { try verifier.verifySchedule(schedule) }
-    if let layout = module.layout { try verifier.verifyLayout(layout) }
-    if let packing = module.packing { try verifier.verifyPacking(packing) }
+    let sameGraph = verified.map { module.hasSameGraph(as: $0) } ?? false
+    if !sameGraph {
+      try verifier.verifyOpTypes()
+      try verifier.verifyNodes()
+      try verifier.verifyAcyclic()
+    }
+    let sameSchedule = sameGraph && module.schedule == verified?.schedule
+    if let schedule = module.schedule, !sameSchedule { try verifier.verifySchedule(schedule) }
+    if let layout = module.layout, !(sameSchedule && layout == verified?.layout) {
+      try verifier.verifyLayout(layout)
+    }
+    if let packing = module.packing, !(sameGraph && packing == verified?.packing) {
+      try verifier.verifyPacking(packing)
+    }
   }
 
   private func error(_ message: String, at location: SourceLocation) -> Diagnostic {
@@ -146,8 +165,11 @@ public struct Verifier {
     }
   }
 
-  /// Kahn's algorithm; on failure names a node that lies on a cycle.
+  /// Acyclic when every operand is defined before its user (the usual order, checked in one
+  /// pass without allocating); otherwise Kahn's algorithm decides, and on failure names a node
+  /// that lies on a cycle.
   private func verifyAcyclic() throws(Diagnostic) {
+    if module.operandsPrecedeUsers() { return }
     let (userStart, users) = module.users()
     var pending = [Int32](repeating: 0, count: module.nodeCount)
     var ready: [Int32] = []
@@ -247,13 +269,14 @@ public struct Verifier {
         "layout: node \(n) is at offset \(offset), not a multiple of the alignment \(layout.alignment)",
         at: at)
     }
-    let byOffset = (0..<module.nodeCount).sorted { layout.offsets[$0] < layout.offsets[$1] }
-    for (a, b) in zip(byOffset, byOffset.dropFirst())
-    where layout.offsets[a] + Int64(requirements.tensorBytes[a]) > layout.offsets[b] {
-      throw error("layout: nodes \(a) and \(b) overlap", at: at)
+    if !Self.tensorsAreDisjoint(offsets: layout.offsets, requirements: requirements) {
+      let byOffset = (0..<module.nodeCount).sorted { layout.offsets[$0] < layout.offsets[$1] }
+      for (a, b) in zip(byOffset, byOffset.dropFirst())
+      where layout.offsets[a] + Int64(requirements.tensorBytes[a]) > layout.offsets[b] {
+        throw error("layout: nodes \(a) and \(b) overlap", at: at)
+      }
     }
-    let required = requirements.requiredGathers(module, schedule: schedule, offsets: layout.offsets)
-    var marked = Set<[Int]>()
+    var marked = Set<GatheredSlot>()
     for gather in layout.gathers {
       guard gather.batch >= 0, gather.batch < schedule.batchCount, gather.slot >= 0 else {
         throw error("layout: gather of batch \(gather.batch), which does not exist", at: at)
@@ -270,16 +293,103 @@ public struct Verifier {
           "layout: gather of batch \(gather.batch) slot \(gather.slot) copies \(bytes) bytes, not \(gather.bytes)",
           at: at)
       }
-      guard marked.insert([gather.batch, gather.slot]).inserted else {
+      guard marked.insert(GatheredSlot(batch: gather.batch, slot: gather.slot)).inserted else {
         throw error(
           "layout: slot \(gather.slot) of batch \(gather.batch) is gathered twice", at: at)
       }
     }
-    for gather in required where !marked.contains([gather.batch, gather.slot]) {
-      throw error(
-        "layout: operand \(gather.slot + 1) of batch \(gather.batch) is not an aligned slice in batch order and is not gathered",
-        at: at)
+    // Every slot that is not gathered must be served in place (what `requiredGathers` leaves out).
+    for b in 0..<schedule.batchCount {
+      let batch = schedule.batch(b)
+      for j in 0..<requirements.slotCount(of: batch, in: module)
+      where !marked.contains(GatheredSlot(batch: b, slot: j))
+        && !Self.isServedInPlace(j, of: batch, in: module, offsets: layout.offsets, requirements)
+      {
+        throw error(
+          "layout: operand \(j + 1) of batch \(b) is not an aligned slice in batch order and is not gathered",
+          at: at)
+      }
     }
+  }
+
+  /// A gathered operand slot of a batch, as the layout lists it.
+  private struct GatheredSlot: Hashable {
+    var batch: Int
+    var slot: Int
+  }
+
+  /// Whether `offsets` serve slot `j` of `batch` without a gather: the same answer as
+  /// `LayoutRequirements.slot` followed by `isSlice`. The common case, every operand of the slot
+  /// an arena tensor of one size at `base, base + stride, …` in batch order, is read straight
+  /// from the operand arrays without allocating; those offsets are distinct, so the tensors are
+  /// too, and `slot` would find a slice. Anything else is left to `slot`.
+  static func isServedInPlace(
+    _ j: Int, of batch: ArraySlice<Int32>, in module: Module, offsets: [Int64],
+    _ requirements: LayoutRequirements
+  ) -> Bool {
+    if batch.count > 1, let first = batch.first {
+      let firstStart = Int(module.operandStart[Int(first)])
+      if j < Int(module.operandStart[Int(first) + 1]) - firstStart {
+        let head = Int(module.operands[firstStart + j])
+        if head != Int(Module.external) {
+          let size = requirements.tensorBytes[head]
+          let stride = Int64(requirements.stride(ofNode: head))
+          var expected = offsets[head]
+          var inPlace = stride > 0
+          for n in batch where inPlace {
+            let start = Int(module.operandStart[Int(n)])
+            guard j < Int(module.operandStart[Int(n) + 1]) - start else {
+              inPlace = false
+              break
+            }
+            let operand = Int(module.operands[start + j])
+            inPlace =
+              operand != Int(Module.external) && requirements.tensorBytes[operand] == size
+              && offsets[operand] == expected
+            expected += stride
+          }
+          if inPlace { return true }
+        }
+      }
+    }
+    switch requirements.slot(j, of: batch, in: module) {
+    case .free: return true
+    case .slice(let tensors): return requirements.isSlice(tensors, offsets: offsets)
+    case .unsliceable: return false
+    }
+  }
+
+  /// Whether no two tensors overlap, decided without sorting when the arena is dense: offsets
+  /// are multiples of the alignment, so two tensors that do not overlap start at least the
+  /// smaller stride apart, and bucketing offsets by the smallest stride puts at most one
+  /// tensor in a bucket; walking the buckets in order then compares neighbours. False means
+  /// "overlapping, or not decided here" (a sparse arena, a tensor without bytes): the caller
+  /// sorts and finds the pair.
+  static func tensorsAreDisjoint(offsets: [Int64], requirements: LayoutRequirements) -> Bool {
+    let count = offsets.count
+    guard count > 1 else { return true }
+    var smallestStride = Int.max
+    var largestOffset: Int64 = 0
+    for n in 0..<count {
+      if requirements.tensorBytes[n] <= 0 { return false }
+      smallestStride = min(smallestStride, requirements.stride(ofNode: n))
+      largestOffset = max(largestOffset, offsets[n])
+    }
+    let bucketCount = largestOffset / Int64(smallestStride) + 1
+    guard bucketCount <= Int64(8 * count + 1024) else { return false }
+    var nodeAt = [Int32](repeating: -1, count: Int(bucketCount))
+    for n in 0..<count {
+      let bucket = Int(offsets[n] / Int64(smallestStride))
+      if nodeAt[bucket] >= 0 { return false }
+      nodeAt[bucket] = Int32(n)
+    }
+    var end: Int64 = 0
+    for node in nodeAt where node >= 0 {
+      let n = Int(node)
+      if offsets[n] < end { return false }
+      end = offsets[n] + Int64(requirements.tensorBytes[n])
+    }
+    return true
   }
 
   /// Conservation of a packing: every time-step of every request appears exactly once, in order

@@ -23,7 +23,8 @@ public struct ScheduledPass {
 
 /// Runs a pipeline of passes over a module, in the style of LLVM's new pass manager:
 /// prerequisites are checked before anything runs, the module is verified after each pass (as
-/// MLIR does; `verifyEach = false` turns it off), each pass's declared effects are enforced (a
+/// MLIR does; `verifyEach = false` turns it off; parts unchanged since the last verification are
+/// not checked again), each pass's declared effects are enforced (a
 /// part it does not declare it produces, modifies or invalidates must come out unchanged; parts
 /// it invalidates are removed), and an observer sees the module after each pass (for
 /// `--print-after` and dumps).
@@ -110,6 +111,8 @@ public struct PassManager {
   ) throws(Diagnostic) -> [Record] {
     try checkPrerequisites(startingWith: module.presentParts, file: file)
     var records: [Record] = []
+    // The module as last verified: parts a pass leaves alone are not checked again.
+    var verified: Module?
     let clock = ContinuousClock()
     for (index, scheduled) in passes.enumerated() {
       var statistics = PassStatistics()
@@ -130,7 +133,8 @@ public struct PassManager {
         of: type(of: scheduled.pass), before: before, after: &module, file: file)
       if verifyEach {
         do {
-          try Verifier.verify(module, file: file)
+          try Verifier.verify(module, file: file, since: verified)
+          verified = module
         } catch {
           var wrapped = error
           wrapped.message = "after pass '\(scheduled.name)': \(error.message)"

@@ -13,7 +13,9 @@ import BatchIR
 ///
 /// Whether an instance has arrived is decided by the simulator's clock (`SimulationSession`),
 /// fed the instructions `ProgramBuilder` emits for each batch, so `--emit-program` and
-/// `optimizer simulate` see the same timing.
+/// `optimizer simulate` see the same timing. When every instance arrives at time 0 (offline
+/// mini-batches) the clock cannot hold an admission back, so no instruction is built or
+/// simulated: the schedule is the same, found in a fraction of the time.
 public struct ContinuousBatcher: Sendable {
   public let preset: AcceleratorPreset
   /// Instances in flight at once.
@@ -23,7 +25,9 @@ public struct ContinuousBatcher: Sendable {
 
   public struct Result: Sendable {
     public var schedule: Schedule
-    public var report: SimulationReport
+    /// Whether admissions followed the simulated clock (some instance arrives after time 0).
+    /// When false, timing, and so the gathers passed in, made no difference to the schedule.
+    public var followedClock: Bool
     /// Instances admitted after the first `slots` (each into a slot another one freed).
     public var refills: Int
     /// Times the walk wrapped around the input schedule.
@@ -41,6 +45,14 @@ public struct ContinuousBatcher: Sendable {
   public func run(_ module: Module, schedule input: Schedule, gathers: [MemoryLayout.Gather] = [])
     -> Result
   {
+    run(module, schedule: input, gathers: gathers, followClock: nil)
+  }
+
+  /// `run`, with `followClock` forcing the simulated clock on or off (nil: on when some
+  /// instance arrives after time 0). Tests force it on to check that skipping it changes nothing.
+  func run(
+    _ module: Module, schedule input: Schedule, gathers: [MemoryLayout.Gather], followClock: Bool?
+  ) -> Result {
     let builder = ProgramBuilder(lanes: lanes, elementBytes: preset.elementBytes)
     let table = builder.opTypeTable(module)
     let requests = builder.requestTable(module)
@@ -53,6 +65,7 @@ public struct ContinuousBatcher: Sendable {
     let order = (0..<module.instances.count).sorted {
       (requests[$0].arrival, $0) < (requests[$1].arrival, $1)
     }
+    let followsClock = followClock ?? session.arrivalCycle.contains { $0 > 0 }
 
     // Operands not yet computed, per node; nodes left per instance.
     var pending = [Int32](repeating: 0, count: module.nodeCount)
@@ -66,17 +79,16 @@ public struct ContinuousBatcher: Sendable {
 
     var result = Result(
       schedule: Schedule(policy: input.policy, location: input.location),
-      report: session.report(instructions: 0), refills: 0, passes: 0)
+      followedClock: followsClock, refills: 0, passes: 0)
     var inFlight = 0
     var admissions = 0
     var nextArrival = 0
     var remaining = module.nodeCount
-    var instructions = 0
     // Instances without nodes start and complete at once.
     for i in module.instances.indices where left[i] == 0 {
-      for instruction in [Instruction.start(request: Int32(i)), .complete(request: Int32(i))] {
-        session.step(instruction)
-        instructions += 1
+      if followsClock {
+        session.step(.start(request: Int32(i)))
+        session.step(.complete(request: Int32(i)))
       }
       admitted[i] = true
     }
@@ -125,6 +137,10 @@ public struct ContinuousBatcher: Sendable {
     var b = 0
     admitArrived()
     var runnable: [Int32] = []
+    // Buffers reused by every step: the instances it starts and completes, its instructions.
+    var starts: [Int32] = []
+    var completes: [Int32] = []
+    var batch: [Instruction] = []
     while remaining > 0 {
       guard readyCount > 0 else { break }  // nothing can ever run (not a valid schedule)
       while true {
@@ -140,9 +156,11 @@ public struct ContinuousBatcher: Sendable {
       swap(&runnable, &ready[b])
       ready[b].removeAll(keepingCapacity: true)
       readyCount -= runnable.count
-      runnable.sort { rank[Int($0)] < rank[Int($1)] }
-      var starts: [Int32] = []
-      var completes: [Int32] = []
+      if !zip(runnable, runnable.dropFirst()).allSatisfy({ rank[Int($0)] < rank[Int($1)] }) {
+        runnable.sort { rank[Int($0)] < rank[Int($1)] }
+      }
+      starts.removeAll(keepingCapacity: true)
+      completes.removeAll(keepingCapacity: true)
       for n in runnable where !started[Int(instanceOf[Int(n)])] {
         let i = Int(instanceOf[Int(n)])
         started[i] = true
@@ -161,21 +179,21 @@ public struct ContinuousBatcher: Sendable {
           inFlight -= 1
         }
       }
-      // A batch that runs whole keeps its gathers (they are what the program will hold if the
-      // layout survives).
-      let intact = runnable.count == input.batch(b).count
-      var batch: [Instruction] = []
-      builder.appendBatch(
-        runnable[...], type: type, starts: starts, gathers: intact ? gathersAt[b] : [],
-        completes: completes, in: module, table: table, to: &batch)
-      for instruction in batch { session.step(instruction) }
-      instructions += batch.count
+      if followsClock {
+        // A batch that runs whole keeps its gathers (they are what the program will hold if the
+        // layout survives).
+        let intact = runnable.count == input.batch(b).count
+        batch.removeAll(keepingCapacity: true)
+        builder.appendBatch(
+          runnable[...], type: type, starts: starts, gathers: intact ? gathersAt[b] : [],
+          completes: completes, in: module, table: table, to: &batch)
+        for instruction in batch { session.step(instruction) }
+      }
       result.schedule.append(type: type, nodes: runnable)
       runnable.removeAll(keepingCapacity: true)
       b += 1
       admitArrived()
     }
-    result.report = session.report(instructions: instructions)
     return result
   }
 }

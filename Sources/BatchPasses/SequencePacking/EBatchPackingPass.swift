@@ -232,9 +232,9 @@ public struct EBatchPackingPass: Pass {
     let gathers = module.layout?.gathers ?? []
     var result = batcher.run(module, schedule: schedule, gathers: gathers)
     // If the schedule changes, the layout will be laid out again and its gathers change: decide
-    // admissions without gathers, so that the final program (the same batches, plus gathers that
+    // admissions without gathers (when the clock decides them at all), so that the final program (the same batches, plus gathers that
     // only add time) never starts an instance before it has arrived while others are in flight.
-    if result.schedule != schedule && !gathers.isEmpty {
+    if result.followedClock && result.schedule != schedule && !gathers.isEmpty {
       result = batcher.run(module, schedule: schedule)
     }
     let unchanged = result.schedule == schedule
