@@ -188,19 +188,28 @@ public struct Module: Sendable {
   /// Each operand occurrence counts once, so a node used twice by one user lists it twice.
   public func users() -> (start: [Int32], users: [Int32]) {
     var count = [Int32](repeating: 0, count: nodeCount + 1)
-    for operand in operands where operand >= 0 { count[Int(operand) + 1] += 1 }
+    var resultCount = 0
+    for operand in operands where operand >= 0 {
+      count[Int(operand) + 1] += 1
+      resultCount += 1
+    }
     for i in 0..<nodeCount { count[i + 1] += count[i] }
     var fill = count
-    var result = [Int32](repeating: 0, count: operands.count)
-    var resultCount = 0
-    for n in 0..<nodeCount {
-      for operand in operands(of: n) where operand >= 0 {
-        result[Int(fill[Int(operand)])] = Int32(n)
-        fill[Int(operand)] += 1
-        resultCount += 1
+    // The flat arrays are read through buffers: a slice per node costs a retain and a release.
+    let result = [Int32](unsafeUninitializedCapacity: resultCount) { result, initialized in
+      operandStart.withUnsafeBufferPointer { start in
+        operands.withUnsafeBufferPointer { operands in
+          for n in 0..<nodeCount {
+            for k in Int(start[n])..<Int(start[n + 1]) where operands[k] >= 0 {
+              let operand = Int(operands[k])
+              result[Int(fill[operand])] = Int32(n)
+              fill[operand] += 1
+            }
+          }
+        }
       }
+      initialized = resultCount
     }
-    result.removeLast(result.count - resultCount)
     return (count, result)
   }
 
@@ -226,6 +235,16 @@ public struct Module: Sendable {
     let last = instances.count - 1
     if last >= 0 { instances[last].nodes = instances[last].nodes.lowerBound..<nodeCount }
     return nodeCount - 1
+  }
+
+  /// Makes room for `nodes` more nodes with `operands` more operands in all, so that a reader
+  /// that knows the size ahead does not copy the node arrays as they grow.
+  public mutating func reserveCapacity(nodes: Int, operands operandCount: Int) {
+    nodeType.reserveCapacity(nodeCount + nodes)
+    operandStart.reserveCapacity(nodeCount + 1 + nodes)
+    nodeName.reserveCapacity(nodeCount + nodes)
+    if tracksLocations { nodeLocation.reserveCapacity(nodeCount + nodes) }
+    operands.reserveCapacity(operands.count + operandCount)
   }
 
   /// Starts a new, empty instance; nodes added next belong to it.

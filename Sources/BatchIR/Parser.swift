@@ -74,6 +74,11 @@ public struct DGParser {
         "unsupported format version \(version); this tool reads version \(Module.formatVersion)",
         at: versionLocation)
     }
+    // A node takes a line, and its operands (two, usually) fit in its line's bytes: room for
+    // that many up front saves copying the node arrays as they grow.
+    let lines = cursor.bytes.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    module.reserveCapacity(
+      nodes: min(lines, Self.maxNodes), operands: min(2 * lines, Self.maxNodes))
     while true {
       try cursor.skipTrivia()
       if cursor.atEnd { break }

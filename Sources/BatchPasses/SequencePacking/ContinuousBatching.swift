@@ -71,7 +71,10 @@ public struct ContinuousBatcher: Sendable {
     var pending = [Int32](repeating: 0, count: module.nodeCount)
     let (userStart, users) = module.users()
     for n in 0..<module.nodeCount {
-      pending[n] = Int32(module.operands(of: n).lazy.filter { $0 != Module.external }.count)
+      for k in Int(module.operandStart[n])..<Int(module.operandStart[n + 1])
+      where module.operands[k] != Module.external {
+        pending[n] += 1
+      }
     }
     var left = module.instances.map { $0.nodes.count }
     var started = [Bool](repeating: false, count: module.instances.count)
@@ -168,7 +171,9 @@ public struct ContinuousBatcher: Sendable {
       }
       for n in runnable {
         remaining -= 1
-        for u in users[Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1])] {
+        // Indices rather than a slice per node: a slice costs a retain and a release.
+        for k in Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1]) {
+          let u = users[k]
           pending[Int(u)] -= 1
           if pending[Int(u)] == 0 && admitted[Int(instanceOf[Int(u)])] { markReady(Int(u)) }
         }
