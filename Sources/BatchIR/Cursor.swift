@@ -222,6 +222,8 @@ struct SourceNameTable {
   /// Entry index of each slot, or -1; the count is a power of two, at least twice the entries.
   private var slots = [Int32](repeating: -1, count: 16)
   private var names: [Range<Int>] = []
+  /// Each name's hash, compared before its bytes.
+  private var hashes: [UInt32] = []
   private var values: [Int32] = []
   private var slotOfEntry: [Int32] = []
 
@@ -229,16 +231,18 @@ struct SourceNameTable {
 
   /// The value of the name spelled by `name` in `bytes`, if it was inserted.
   func value(of name: Range<Int>, in bytes: [UInt8]) -> Int32? {
-    let entry = slots[findSlot(of: name, in: bytes)]
+    let entry = slots[findSlot(of: name, hash: Self.hash(name, in: bytes), in: bytes)]
     return entry < 0 ? nil : values[Int(entry)]
   }
 
   /// Inserts a name that is not in the table yet.
   mutating func insert(_ name: Range<Int>, value: Int32, in bytes: [UInt8]) {
     if 2 * (names.count + 1) > slots.count { grow(in: bytes) }
-    let slot = findSlot(of: name, in: bytes)
+    let hash = Self.hash(name, in: bytes)
+    let slot = findSlot(of: name, hash: hash, in: bytes)
     slots[slot] = Int32(names.count)
     names.append(name)
+    hashes.append(hash)
     values.append(value)
     slotOfEntry.append(Int32(slot))
   }
@@ -247,17 +251,20 @@ struct SourceNameTable {
   mutating func removeAll() {
     for slot in slotOfEntry { slots[Int(slot)] = -1 }
     names.removeAll(keepingCapacity: true)
+    hashes.removeAll(keepingCapacity: true)
     values.removeAll(keepingCapacity: true)
     slotOfEntry.removeAll(keepingCapacity: true)
   }
 
-  /// The slot holding `name`, or the empty slot where it would go.
-  private func findSlot(of name: Range<Int>, in bytes: [UInt8]) -> Int {
+  /// The slot holding `name` (whose hash is `hash`), or the empty slot where it would go.
+  private func findSlot(of name: Range<Int>, hash: UInt32, in bytes: [UInt8]) -> Int {
     let mask = slots.count - 1
-    var slot = Int(Self.hash(name, in: bytes)) & mask
+    var slot = Int(hash) & mask
     while true {
       let entry = Int(slots[slot])
-      if entry < 0 || Self.sameBytes(names[entry], name, in: bytes) { return slot }
+      if entry < 0 || (hashes[entry] == hash && Self.sameBytes(names[entry], name, in: bytes)) {
+        return slot
+      }
       slot = (slot + 1) & mask
     }
   }
@@ -265,7 +272,7 @@ struct SourceNameTable {
   private mutating func grow(in bytes: [UInt8]) {
     slots = [Int32](repeating: -1, count: slots.count * 2)
     for (entry, name) in names.enumerated() {
-      let slot = findSlot(of: name, in: bytes)
+      let slot = findSlot(of: name, hash: hashes[entry], in: bytes)
       slots[slot] = Int32(entry)
       slotOfEntry[entry] = Int32(slot)
     }
@@ -273,14 +280,20 @@ struct SourceNameTable {
 
   /// FNV-1a over the name's bytes.
   private static func hash(_ name: Range<Int>, in bytes: [UInt8]) -> UInt32 {
-    var hash: UInt32 = 2_166_136_261
-    for i in name { hash = (hash ^ UInt32(bytes[i])) &* 16_777_619 }
-    return hash
+    bytes.withUnsafeBufferPointer { bytes in
+      var hash: UInt32 = 2_166_136_261
+      for i in name { hash = (hash ^ UInt32(bytes[i])) &* 16_777_619 }
+      return hash
+    }
   }
 
   private static func sameBytes(_ a: Range<Int>, _ b: Range<Int>, in bytes: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
-    for k in 0..<a.count where bytes[a.lowerBound + k] != bytes[b.lowerBound + k] { return false }
-    return true
+    return bytes.withUnsafeBufferPointer { bytes in
+      for k in 0..<a.count where bytes[a.lowerBound + k] != bytes[b.lowerBound + k] {
+        return false
+      }
+      return true
+    }
   }
 }

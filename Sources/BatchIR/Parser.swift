@@ -76,7 +76,9 @@ public struct DGParser {
     }
     // A node takes a line, and its operands (two, usually) fit in its line's bytes: room for
     // that many up front saves copying the node arrays as they grow.
-    let lines = cursor.bytes.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    let lines = cursor.bytes.withUnsafeBufferPointer { bytes in
+      bytes.reduce(0) { $0 &+ ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    }
     module.reserveCapacity(
       nodes: min(lines, Self.maxNodes), operands: min(2 * lines, Self.maxNodes))
     while true {
