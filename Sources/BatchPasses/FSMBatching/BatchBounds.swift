@@ -108,10 +108,12 @@ public struct BatchBounds: Sendable {
     self.bestInstances = bestInstances
   }
 
-  /// Weakly connected pieces of the graph once unbatched nodes are removed, largest first
-  /// (ties: the piece holding the lowest node id first).
+  /// A node with more node operands than this is a hub: the pieces are cut there.
+  static let hubOperands: Int32 = 8
+
+  /// Weakly connected pieces of the graph once unbatched nodes and hubs are removed (a hub is a
+  /// piece of its own), largest first (ties: the piece holding the lowest node id first).
   static func pieces(_ graph: BatchingGraph) -> [[Int32]] {
-    let hubOperands: Int32 = 8
     var parent = (0..<Int32(graph.nodeCount)).map { $0 }
     func find(_ x: Int32) -> Int32 {
       var x = x
@@ -122,7 +124,7 @@ public struct BatchBounds: Sendable {
       return x
     }
     func isLink(_ n: Int) -> Bool {
-      !graph.unbatched[Int(graph.nodeType[n])] && graph.operandCount[n] <= hubOperands
+      !graph.unbatched[Int(graph.nodeType[n])] && graph.operandCount[n] <= BatchBounds.hubOperands
     }
     for n in 0..<graph.nodeCount where isLink(n) {
       for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])]
