@@ -160,7 +160,7 @@ public enum Experiments {
     let clock = ContinuousClock()
     let start = clock.now
     let table = FSMTrainer(
-      graphs: [BatchingGraph(training)], encoding: .critical, options: options
+      graphs: [BatchingGraph(training)], encoding: FSMBatchingPass().encoding, options: options
     ).train().table
     var result = TransferResult()
     result.trainMilliseconds = (clock.now - start).inMilliseconds

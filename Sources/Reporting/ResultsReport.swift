@@ -1,4 +1,5 @@
 import BatchIR
+import BatchPasses
 import Foundation
 
 /// `docs/results.md` and its charts: every figure of the project, measured by one command.
@@ -89,7 +90,8 @@ public struct ResultsReport {
 
       Corpus: `\(corpusDirectory)` (ED-Batch dumps imported with 256-byte tensors, and DyNet's \
       Tree-LSTM graph). Generated: every `optimizer generate` family, \(generatedInstances) \
-      instances, seed 1. FSM: default options (encoding `critical`, imitation of `beam` at width 64, 1000 \
+      instances, seed 1. FSM: default options (encoding `\(FSMBatchingPass().encoding.rawValue)`, imitation of \
+      `beam` at width \(QLearningOptions().imitationWidth), 1000 \
       episodes, seed 1, early stop at 1.01 × the path bound, refinement).
 
       """
@@ -104,7 +106,7 @@ public struct ResultsReport {
 
       Path bound: unbatched nodes plus, over each type, the most nodes of that type on one path. \
       Proven bound (`lower_bound`): the path bound raised by exact solves of relaxations (two \
-      types kept on the largest pieces of the graph, other nodes freed; \
+      types kept on pieces of the graph cut at unbatched nodes and hubs, other nodes freed; \
       [fsm-batch](passes/fsm-batch.md#lower-bounds)). Best known: the fewest batches of any \
       policy here, or of `beam` at width \(Experiments.bestKnownWidth) where none meets the \
       proven bound; "= bound" marks a proven optimum. `beam` runs at its default width, `fsm` is \

@@ -112,14 +112,15 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "The policy file to write.")
   var output: String
 
-  @Option(name: .long, help: "State encoding: base, sort, max, frontier, history or critical.")
-  var encoding: String = StateEncoding.critical.rawValue
+  @Option(
+    name: .long, help: "State encoding: base, sort, max, frontier, history, critical or phased.")
+  var encoding: String = StateEncoding.phased.rawValue
 
   @Option(name: .long, help: "Training episodes.")
   var episodes: Int = 1000
 
   @Option(name: .long, help: "Imitate beam search of this width first (0: none).")
-  var imitate: Int = 64
+  var imitate: Int = QLearningOptions().imitationWidth
 
   @Option(name: .long, help: "Most evaluations of the refinement after Q-learning.")
   var refine: Int = 4000
@@ -164,7 +165,7 @@ struct TrainCommand: ParsableCommand {
     options.refineEvaluations = refine
     options.roundSize = round
     let trainer = FSMTrainer(
-      graphs: graphs, encoding: StateEncoding(rawValue: encoding) ?? .critical, options: options)
+      graphs: graphs, encoding: StateEncoding(rawValue: encoding) ?? .phased, options: options)
     let showProgress = !quiet && isatty(STDERR_FILENO) != 0
     let result = trainer.train(runRound: runInParallel) { episode, best, lowerBound in
       guard showProgress else { return }

@@ -31,7 +31,10 @@ import Workloads
 
   @Test(arguments: StateEncoding.allCases)
   func textFormRoundTrips(_ encoding: StateEncoding) throws {
-    let (table, _) = trained(encoding)
+    var (table, _) = trained(encoding)
+    // On this small lattice the `phased` table's refinement ends with the rule deciding every
+    // state; its greedy choices make a table with real choices to round-trip.
+    if encoding == .phased { table.chooseGreedily() }
     try #require(table.choices.contains { $0 >= 0 }, "a table of fallbacks only")
     let text = table.text()
     let parsed = try FSMTable.parse(text, file: "p.fsm")
@@ -60,7 +63,7 @@ import Workloads
         == "p.fsm:1:12: error: unsupported policy format version 9; this tool reads 1")
     #expect(
       error("fsm-policy 1\nencoding wide\n")?.headline
-        == "p.fsm:2:10: error: expected 'encoding base|sort|max|frontier|history|critical'")
+        == "p.fsm:2:10: error: expected 'encoding base|sort|max|frontier|history|critical|phased'")
     #expect(
       error("fsm-policy 1\ntypes a b\nstate a c -> a : a=1/1\n")?.headline
         == "p.fsm:3:9: error: unknown type 'c' (not on the 'types' line)")

@@ -5,13 +5,19 @@ import BatchIR
 /// - The *path bound* (`path_lower_bound`): unbatched nodes run alone, and a batch holds at most
 ///   one node of a path, so type t needs at least as many batches as the most t-nodes on one path.
 /// - The *proven bound* (`lower_bound`) strengthens it by exact solves of relaxations. Every
-///   batch holds one type, so a schedule's batches split by type. Keep two types a and b on the
-///   `instances` largest connected pieces of the graph (unbatched nodes removed), free every other
-///   node there (it runs as soon as it is ready and costs nothing) and drop the rest: a schedule's
-///   a- and b-batches, restricted to those nodes, schedule the relaxation, so they are at least
-///   its optimum. The bound is that optimum (A*, or the lowest open estimate when A* runs out of
-///   budget) plus the path bounds of every other type. Pairs are taken among the `maxTypes`
-///   types with the largest path bounds; the best pair and piece count wins.
+///   batch holds one type, so a schedule's batches split by type. Keep two types a and b on some
+///   pieces of the graph, free every other node there (it runs as soon as it is ready and costs
+///   nothing) and drop the rest: a schedule's a- and b-batches, restricted to those nodes,
+///   schedule the relaxation, so they are at least its optimum. The bound is that optimum (A*,
+///   or the lowest open estimate when A* runs out of budget) plus the path bounds of every other
+///   type.
+/// - Pieces are the weakly connected pieces left when unbatched nodes and hubs (more than 8 node
+///   operands, like a mini-batch's loss node) are removed; removing any node only drops
+///   constraints. For a pair, pieces with the longest a- plus b-chains come first; the first 1,
+///   2, 4, … pieces (at most `maxNodes` nodes) are solved until the optimum stops growing or A*
+///   runs out of budget, and then the piece count is bisected between the last solved and the
+///   failed one. Pairs are taken among the `maxTypes` types with the largest path bounds; the
+///   best result wins.
 public struct BatchBounds: Sendable {
   public let pathBound: Int
   public let provenBound: Int
@@ -40,21 +46,59 @@ public struct BatchBounds: Sendable {
         for b in slots where b > a {
           let types = [slotType[a], slotType[b]]
           let rest = pathBound - typeBound[a] - typeBound[b]
-          var nodes: [Int32] = []
-          for (k, piece) in pieces.enumerated() {
-            if nodes.count + piece.count > maxNodes && k > 0 { break }
-            nodes.append(contentsOf: piece)
-            // Solve at 1, 2, 4, … pieces and at the last that fits.
-            let isLast = k + 1 == pieces.count || nodes.count + pieces[k + 1].count > maxNodes
-            if (k + 1) & k != 0 && !isLast { continue }
-            let relaxed = SearchProblem(graph, keepTypes: types, nodes: nodes.sorted())
-            let outcome = AStarBatching.search(relaxed, budget: budget)
+          // The pieces with the longest a- and b-chains first (ties: larger, then lower id).
+          let ordered = pieces.map { piece in
+            var (chainA, chainB): (Int32, Int32) = (0, 0)
+            for n in piece {
+              chainA = max(chainA, graph.pathCount[Int(n) * graph.slotCount + a])
+              chainB = max(chainB, graph.pathCount[Int(n) * graph.slotCount + b])
+            }
+            return (score: chainA + chainB, piece: piece)
+          }.sorted {
+            ($0.score, $0.piece.count, -$0.piece[0]) > ($1.score, $1.piece.count, -$1.piece[0])
+          }
+          // The most pieces that fit in `maxNodes` (at least one).
+          var fitting = 0
+          var size = 0
+          while fitting < ordered.count
+            && (fitting == 0 || size + ordered[fitting].piece.count <= maxNodes)
+          {
+            size += ordered[fitting].piece.count
+            fitting += 1
+          }
+          /// Solves the relaxation on the first `count` pieces; its optimum, or nil when A* ran
+          /// out of budget (its open-list bound still counts).
+          func solve(_ count: Int) -> Int? {
+            let nodes = ordered.prefix(count).flatMap(\.piece).sorted()
+            let outcome = AStarBatching.search(
+              SearchProblem(graph, keepTypes: types, nodes: nodes), budget: budget)
             if outcome.bound + rest > best {
               best = outcome.bound + rest
               bestPair = (graph.typeNames[types[0]], graph.typeNames[types[1]])
-              bestInstances = k + 1
+              bestInstances = count
             }
-            if outcome.moves == nil { break }
+            return outcome.moves == nil ? nil : outcome.bound
+          }
+          // Solve at 1, 2, 4, … pieces; when A* runs out of budget, bisect between the last
+          // solved count and the failed one (a solved relaxation usually bounds best).
+          // Doubling stops early when it no longer raises the optimum: more of the same pieces
+          // rarely add batches, and the budget is better spent on other pairs.
+          var (solved, failed) = (0, fitting + 1)
+          var count = 1
+          var previous = -1
+          while count <= fitting {
+            guard let optimum = solve(count) else {
+              failed = count
+              break
+            }
+            solved = count
+            if count == fitting || optimum == previous { break }
+            previous = optimum
+            count = min(count * 2, fitting)
+          }
+          while failed - solved > 1 && failed <= fitting {
+            let middle = (solved + failed) / 2
+            if solve(middle) != nil { solved = middle } else { failed = middle }
           }
         }
       }
@@ -64,8 +108,11 @@ public struct BatchBounds: Sendable {
     self.bestInstances = bestInstances
   }
 
-  /// Weakly connected pieces of the graph once unbatched nodes are removed, largest first
-  /// (ties: the piece holding the lowest node id first).
+  /// A node with more node operands than this is a hub: the pieces are cut there.
+  static let hubOperands: Int32 = 8
+
+  /// Weakly connected pieces of the graph once unbatched nodes and hubs are removed (a hub is a
+  /// piece of its own), largest first (ties: the piece holding the lowest node id first).
   static func pieces(_ graph: BatchingGraph) -> [[Int32]] {
     var parent = (0..<Int32(graph.nodeCount)).map { $0 }
     func find(_ x: Int32) -> Int32 {
@@ -76,9 +123,12 @@ public struct BatchBounds: Sendable {
       }
       return x
     }
-    for n in 0..<graph.nodeCount where !graph.unbatched[Int(graph.nodeType[n])] {
+    func isLink(_ n: Int) -> Bool {
+      !graph.unbatched[Int(graph.nodeType[n])] && graph.operandCount[n] <= BatchBounds.hubOperands
+    }
+    for n in 0..<graph.nodeCount where isLink(n) {
       for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])]
-      where !graph.unbatched[Int(graph.nodeType[Int(u)])] {
+      where isLink(Int(u)) {
         let (x, y) = (find(Int32(n)), find(u))
         if x != y { parent[Int(max(x, y))] = min(x, y) }
       }

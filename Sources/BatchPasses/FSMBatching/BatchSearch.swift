@@ -385,6 +385,29 @@ struct SearchProblem {
     state.bound = state.unbatchedLeft + total
   }
 
+  /// For each slot, a lower bound of the estimate after running it from `state`, without
+  /// running it: batches + 1 + unbatched left + Σ over slots of the largest path maximum of the
+  /// other groups (a move removes its own group and only adds ready nodes to the others; the
+  /// unbatched nodes it releases move from the bound to the batches).
+  func cheapEstimates(_ state: State, into cheap: inout [Int32]) {
+    let base = state.batches + 1 + state.unbatchedLeft
+    for slot in 0..<slotCount { cheap[slot] = base }
+    state.groupMax.withUnsafeBufferPointer { groupMax in
+      for s in 0..<slotCount {
+        var (best, second, bestGroup): (Int32, Int32, Int) = (0, 0, -1)
+        for g in 0..<slotCount {
+          let value = groupMax[g * slotCount + s]
+          if value > best {
+            (second, best, bestGroup) = (best, value, g)
+          } else if value > second {
+            second = value
+          }
+        }
+        for slot in 0..<slotCount { cheap[slot] += slot == bestGroup ? second : best }
+      }
+    }
+  }
+
   /// The slots with ready nodes, ascending.
   func readySlots(_ state: State) -> [Int] {
     (0..<slotCount).filter { !state.ready[$0].isEmpty }
@@ -446,7 +469,10 @@ public enum BeamBatching {
       var summary: SearchProblem.Summary
       var parent: Int32
       var slot: Int32
+      /// The first generating move (parent-major, then slot), for tie-breaks.
       var order: Int32
+      /// The move this candidate's parent and slot come from.
+      var source: Int32
     }
     var candidates: [Candidate] = []
     var index: [UInt64: Int] = [:]
@@ -462,38 +488,103 @@ public enum BeamBatching {
         (c.summary.estimate, c.summary.spread, -c.summary.readyCount, c.order)
       }
     }
-    while !beam.isEmpty {
+    // A move's cheap estimate: the successor's estimate without running the move (see
+    // `SearchProblem.cheapEstimates`). Moves are evaluated in order of it; once `width`
+    // candidates have estimates below the next cheap estimate, the remaining moves cannot be
+    // kept and are not evaluated (except those that may finish the schedule).
+    struct Move {
+      var cheap: Int32
+      var parent: Int32
+      var slot: Int32
+      var order: Int32
+      var mayFinish: Bool
+    }
+    var pending: [Move] = []
+    var cheap = [Int32](repeating: 0, count: problem.slotCount)
+    /// How many candidates have each estimate (estimates never exceed batches + nodes).
+    var estimateCount = [Int32](repeating: 0, count: problem.nodeCount + problem.unbatchedTotal + 2)
+    // A schedule at the start's estimate (the path bound) is optimal: stop there.
+    while !beam.isEmpty && bestCount > start.estimate {
       candidates.removeAll(keepingCapacity: true)
       index.removeAll(keepingCapacity: true)
+      pending.removeAll(keepingCapacity: true)
       for (i, state) in beam.enumerated() {
-        expanded += 1
-        problem.load(state, &scratch)
+        problem.cheapEstimates(state, into: &cheap)
         for slot in 0..<problem.slotCount where !state.ready[slot].isEmpty {
-          let next = problem.evaluate(state, slot: slot, &scratch)
-          if next.readyCount == 0 {
-            if next.batches < bestCount {
-              bestCount = next.batches
-              bestEnd = (parents.count, Int32(i), Int32(slot))
-            }
-            continue
-          }
-          if next.estimate >= bestCount { continue }
-          // States are identified by the hash of their executed set (64-bit Zobrist keys).
-          if let j = index[next.hash] {
-            if next.batches < candidates[j].summary.batches {
-              candidates[j] = Candidate(
-                summary: next, parent: Int32(i), slot: Int32(slot), order: candidates[j].order)
-            }
-            continue
-          }
-          // A state kept at an earlier level with as few batches makes this one redundant.
-          if pruneRepeats, let known = seen[next.hash], known <= next.batches { continue }
-          index[next.hash] = candidates.count
-          candidates.append(
-            Candidate(
-              summary: next, parent: Int32(i), slot: Int32(slot), order: Int32(candidates.count)))
+          pending.append(
+            Move(
+              cheap: cheap[slot], parent: Int32(i), slot: Int32(slot), order: Int32(pending.count),
+              mayFinish: state.ready[slot].count == state.readyCount))
         }
       }
+      pending.sort { ($0.cheap, $0.order) < ($1.cheap, $1.order) }
+      // Complete schedules of earlier levels prune this level; this level's best end is the
+      // fewest batches, then the first move in generation order.
+      let pruneAt = bestCount
+      var levelEnd: (batches: Int32, order: Int32)?
+      var threshold = Int32.max
+      var lowestEstimate = Int32.max
+      var loaded = -1
+      var isExpanded = [Bool](repeating: false, count: beam.count)
+      for (m, move) in pending.enumerated() {
+        if m > 0 && move.cheap > pending[m - 1].cheap && candidates.count >= width {
+          // The width-th smallest candidate estimate: nothing above it is kept.
+          var total = 0
+          threshold = lowestEstimate
+          while total + Int(estimateCount[Int(threshold)]) < width {
+            total += Int(estimateCount[Int(threshold)])
+            threshold += 1
+          }
+        }
+        if (move.cheap > threshold || move.cheap >= pruneAt) && !move.mayFinish { continue }
+        let i = Int(move.parent)
+        if loaded != i {
+          problem.load(beam[i], &scratch)
+          loaded = i
+          if !isExpanded[i] {
+            isExpanded[i] = true
+            expanded += 1
+          }
+        }
+        let next = problem.evaluate(beam[i], slot: Int(move.slot), &scratch)
+        if next.readyCount == 0 {
+          if next.batches < pruneAt,
+            levelEnd.map({ (next.batches, move.order) < $0 }) ?? true
+          {
+            levelEnd = (next.batches, move.order)
+            bestEnd = (parents.count, move.parent, move.slot)
+          }
+          continue
+        }
+        if next.estimate >= pruneAt { continue }
+        // States are identified by the hash of their executed set (64-bit Zobrist keys). A
+        // merged state takes the fewest batches (then the first move) and the first order.
+        if let j = index[next.hash] {
+          let old = candidates[j]
+          if (next.batches, move.order) < (old.summary.batches, old.source) {
+            estimateCount[Int(old.summary.estimate)] -= 1
+            estimateCount[Int(next.estimate)] += 1
+            lowestEstimate = min(lowestEstimate, next.estimate)
+            candidates[j] = Candidate(
+              summary: next, parent: move.parent, slot: move.slot,
+              order: min(old.order, move.order), source: move.order)
+          } else {
+            candidates[j].order = min(old.order, move.order)
+          }
+          continue
+        }
+        // A state kept at an earlier level with as few batches makes this one redundant.
+        if pruneRepeats, let known = seen[next.hash], known <= next.batches { continue }
+        index[next.hash] = candidates.count
+        estimateCount[Int(next.estimate)] += 1
+        lowestEstimate = min(lowestEstimate, next.estimate)
+        candidates.append(
+          Candidate(
+            summary: next, parent: move.parent, slot: move.slot, order: move.order,
+            source: move.order))
+      }
+      if let levelEnd { bestCount = levelEnd.batches }
+      for c in candidates { estimateCount[Int(c.summary.estimate)] = 0 }
       if candidates.count > width {
         if tieBreak == .mixed {
           let first = width - width / 4

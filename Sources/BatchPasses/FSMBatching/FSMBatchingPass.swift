@@ -82,16 +82,16 @@ public struct FSMBatchingPass: Pass {
   }
 
   public init(
-    policy: Policy, encoding: StateEncoding = .critical,
+    policy: Policy, encoding: StateEncoding = .phased,
     training: QLearningOptions = QLearningOptions()
   ) {
     self.policy = policy
     self.encoding = encoding
     self.training = training
     self.maxStates = 1_000_000
-    self.beamWidth = 64
+    self.beamWidth = 256
     self.trainingSample = 4096
-    self.proofBudget = 2000
+    self.proofBudget = 20_000
     self.tieBreak = .ready
   }
 
@@ -142,7 +142,7 @@ public struct FSMBatchingPass: Pass {
       var p = FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
       fsmStatistics.set("fallbacks", p.fallbacks)
-      if table.encoding == .history || table.encoding == .critical {
+      if table.encoding == .history || table.encoding.marksPaths {
         fsmStatistics.set("backoffs", p.backoffs)
       }
     }

@@ -20,6 +20,15 @@ public enum StateEncoding: String, CaseIterable, Sendable {
   /// `NAME+k` when the longest chain from its ready nodes is k shorter (k ≤ 3); plus the
   /// previous type after `|`. Not one of ED-Batch's.
   case critical
+  /// `critical` plus the phase of the run: the share of nodes executed, in
+  /// `FSMTable.phaseCount` steps (written `@k` at the end). The same ready set early and late in
+  /// a graph gets its own decision, so a table can follow a search's schedule closely; a state
+  /// the table lacks backs off to its `critical` key, then to that key without the previous
+  /// type. Not one of ED-Batch's.
+  case phased
+
+  /// Whether the ready types carry path marks (`critical`, `phased`).
+  var marksPaths: Bool { self == .critical || self == .phased }
 }
 
 /// The learned finite-state machine: for each state (an encoding of the ready set) the value
@@ -27,6 +36,8 @@ public enum StateEncoding: String, CaseIterable, Sendable {
 /// trained on some graphs applies to others of the same model.
 public struct FSMTable: Equatable, Sendable {
   public static let formatVersion = 1
+  /// Phase steps of the `phased` encoding.
+  public static let phaseCount = 256
 
   public struct ActionValue: Equatable, Sendable {
     public var action: Int32
@@ -138,7 +149,7 @@ public struct FSMTable: Equatable, Sendable {
   public func readyTypes(ofState s: Int) -> [Int32] {
     let key = stateKeys[s]
     let end = key.firstIndex(of: -1) ?? key.count
-    return key[..<end].map { $0 <= -2 ? (encoding == .critical ? (-2 - $0) / 8 : -2 - $0) : $0 }
+    return key[..<end].map { $0 <= -2 ? (encoding.marksPaths ? (-2 - $0) / 8 : -2 - $0) : $0 }
   }
 
   /// A `critical` key entry: a type with its path mark (`BatchingRun.pathMark`, 0…4).
@@ -146,13 +157,35 @@ public struct FSMTable: Equatable, Sendable {
 
   static let criticalSuffixes = ["*", "=", "+1", "+2", "+3"]
 
+  /// The coarser keys a state backs off to when the table lacks it, finest first: for
+  /// `phased`, the key without its phase, then the ready types alone; for `history` and
+  /// `critical`, the ready types alone (without the previous type). Empty for the others.
+  public static func backoffKeys(_ key: [Int32], encoding: StateEncoding) -> [[Int32]] {
+    guard encoding == .history || encoding.marksPaths, let cut = key.firstIndex(of: -1) else {
+      return []
+    }
+    let readyOnly = Array(key[..<cut])
+    guard encoding == .phased else { return [readyOnly] }
+    let withoutPhase = Array(key.dropLast())
+    return withoutPhase.count > cut + 1 ? [withoutPhase, readyOnly] : [readyOnly]
+  }
+
+  /// A `phased` key's last entry: phase k (0 ≤ k < `phaseCount`). Below every type entry.
+  static func phaseEntry(_ phase: Int32) -> Int32 { phaseBase - phase }
+  static let phaseBase = Int32.min / 2
+
+  static func isPhaseEntry(_ entry: Int32) -> Bool {
+    entry <= phaseBase && entry > phaseBase - Int32(phaseCount)
+  }
+
   /// The text of one state-key entry: a type name, `NAME!` for a type whose whole frontier is
   /// ready (`frontier`, `history`), or `|` before a `max` state's most-ready type or a
   /// `history` state's previous type.
   public func keyWord(_ entry: Int32) -> String {
     if entry == -1 { return "|" }
     if entry >= 0 { return typeNames[Int(entry)] }
-    if encoding != .critical { return typeNames[Int(-2 - entry)] + "!" }
+    if FSMTable.isPhaseEntry(entry) { return "@\(FSMTable.phaseBase - entry)" }
+    if !encoding.marksPaths { return typeNames[Int(-2 - entry)] + "!" }
     let (type, mark) = ((-2 - entry) / 8, Int((-2 - entry) % 8))
     return typeNames[Int(type)] + FSMTable.criticalSuffixes[min(mark, 4)]
   }
@@ -245,7 +278,7 @@ extension FSMTable {
       case "encoding":
         guard words.count == 2, let encoding = StateEncoding(rawValue: String(words[1])) else {
           throw fail(
-            "expected 'encoding base|sort|max|frontier|history|critical'",
+            "expected 'encoding base|sort|max|frontier|history|critical|phased'",
             word: words.count > 1 ? words[1] : keyword
           )
         }
@@ -272,12 +305,16 @@ extension FSMTable {
             key.append(-1)
           } else if let t = table.typeIndex[String(word)] {
             key.append(t)
-          } else if table.encoding == .critical,
+          } else if table.encoding == .phased, word.hasPrefix("@"),
+            let phase = Int32(word.dropFirst()), phase >= 0, phase < FSMTable.phaseCount
+          {
+            key.append(FSMTable.phaseEntry(phase))
+          } else if table.encoding.marksPaths,
             let mark = FSMTable.criticalSuffixes.firstIndex(where: { word.hasSuffix($0) }),
             let t = table.typeIndex[String(word.dropLast(FSMTable.criticalSuffixes[mark].count))]
           {
             key.append(FSMTable.criticalEntry(type: t, mark: Int32(mark)))
-          } else if table.encoding != .critical, word.hasSuffix("!"),
+          } else if !table.encoding.marksPaths, word.hasSuffix("!"),
             let t = table.typeIndex[String(word.dropLast())]
           {
             key.append(-2 - t)
@@ -326,8 +363,8 @@ extension FSMTable {
 
 extension FSMTable {
   /// The rule that decides states the table does not know (and the training prior): `tight`
-  /// for the `critical` encoding, `typewise` for the others.
+  /// for the `critical` and `phased` encodings, `typewise` for the others.
   func fallbackChoice(_ run: BatchingRun) -> Int {
-    encoding == .critical ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+    encoding.marksPaths ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
   }
 }

@@ -19,7 +19,7 @@ public struct QLearningOptions: Sendable {
   public var refineEvaluations = 4000
   /// Before Q-learning, imitate the schedules beam search of this width finds on the training
   /// graphs (0: no imitation).
-  public var imitationWidth = 64
+  public var imitationWidth = 256
   /// Episodes per round: a round's episodes all start from the same table and may run in
   /// parallel; their updates are applied in episode order.
   public var roundSize = 1
@@ -67,15 +67,17 @@ struct StateEncoder: Sendable {
         key.append(-1)
         key.append(tableType[Int(run.lastBatchType)])
       }
-    case .critical:
+    case .critical, .phased:
       key = run.readyTypes.map { t in
         let type = tableType[Int(t)]
         return type == Self.unknownType
           ? type : FSMTable.criticalEntry(type: type, mark: run.pathMark(type: Int(t)))
       }.sorted()
-      if run.lastBatchType >= 0 {
-        key.append(-1)
-        key.append(tableType[Int(run.lastBatchType)])
+      if run.lastBatchType >= 0 || encoding == .phased { key.append(-1) }
+      if run.lastBatchType >= 0 { key.append(tableType[Int(run.lastBatchType)]) }
+      if encoding == .phased {
+        let phase = run.executed * FSMTable.phaseCount / max(run.graph.nodeCount, 1)
+        key.append(FSMTable.phaseEntry(Int32(min(phase, FSMTable.phaseCount - 1))))
       }
     }
     return key
@@ -83,18 +85,19 @@ struct StateEncoder: Sendable {
 }
 
 /// Applies a trained table: in a known state, the type the FSM chose for it; in an unseen
-/// state (or one without a choice), the `typewise` rule.
+/// state, the choice voted for its coarser keys (`FSMTable.backoffKeys`) when one was seen,
+/// otherwise (or in a state without a choice) the fallback rule.
 public struct FSMPolicy: BatchingPolicy {
   public let table: FSMTable
   let encoder: StateEncoder
   /// Table type index → graph type index (-1 when the graph lacks it).
   let graphType: [Int32]
-  /// For encodings with a previous type (`history`, `critical`): the choice of each state
-  /// without it, by the votes (visits) of the full states that share it.
+  /// For encodings with coarser back-off keys (`FSMTable.backoffKeys`): the choice of each
+  /// coarser key, by the votes (visits) of the full states that share it.
   let backoff: [[Int32]: Int32]
   /// Decisions made by the fallback rule.
   public private(set) var fallbacks = 0
-  /// Decisions made by the back-off table (unseen state, seen without its previous type).
+  /// Decisions made by the back-off table (an unseen state whose coarser key was seen).
   public private(set) var backoffs = 0
 
   public init(table: FSMTable, graph: BatchingGraph) {
@@ -107,13 +110,11 @@ public struct FSMPolicy: BatchingPolicy {
     }
     self.graphType = graphType
     var votes: [[Int32]: [Int32: Int]] = [:]
-    if table.encoding == .history || table.encoding == .critical {
-      // States without learned actions (added by refinement) do not vote.
-      for s in 0..<table.stateCount where table.choices[s] >= 0 && !table.actions[s].isEmpty {
-        let key = table.stateKeys[s]
-        guard let cut = key.firstIndex(of: -1) else { continue }
-        let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
-        votes[Array(key[..<cut]), default: [:]][table.choices[s], default: 0] += max(weight, 1)
+    // States without learned actions (added by refinement) do not vote.
+    for s in 0..<table.stateCount where table.choices[s] >= 0 && !table.actions[s].isEmpty {
+      let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
+      for coarse in FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding) {
+        votes[coarse, default: [:]][table.choices[s], default: 0] += max(weight, 1)
       }
     }
     backoff = votes.mapValues { counts in
@@ -128,12 +129,15 @@ public struct FSMPolicy: BatchingPolicy {
       if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
         return Int(graphType[Int(choice)])
       }
-    } else if !backoff.isEmpty, let cut = key.firstIndex(of: -1),
-      let choice = backoff[Array(key[..<cut])], choice >= 0, graphType[Int(choice)] >= 0,
-      !run.ready[Int(graphType[Int(choice)])].isEmpty
-    {
-      backoffs += 1
-      return Int(graphType[Int(choice)])
+    } else if !backoff.isEmpty {
+      for coarse in FSMTable.backoffKeys(key, encoding: table.encoding) {
+        if let choice = backoff[coarse], choice >= 0, graphType[Int(choice)] >= 0,
+          !run.ready[Int(graphType[Int(choice)])].isEmpty
+        {
+          backoffs += 1
+          return Int(graphType[Int(choice)])
+        }
+      }
     }
     fallbacks += 1
     return table.fallbackChoice(run)
