@@ -153,6 +153,51 @@ public struct FlatPQTree: Sendable {
     childList[Int(childStart[node])..<Int(childStart[node + 1])].sort(by: areInIncreasingOrder)
   }
 
+  /// Reusable buffers of the walks below, so that orienting and reading many small subtrees
+  /// allocates nothing.
+  public struct WalkScratch: Sendable {
+    var pairs: [(key: Int, child: Int32)] = []
+    var packed: [UInt64] = []
+    var children: [Int32] = []
+    var stack: [Int32] = []
+    public init() {}
+
+    /// Sorts `children` (stable) by the least key below each; a least key of `Int.max` stands for
+    /// none. When every key fits in 32 bits, each child becomes one integer, key above its place:
+    /// sorting integers is several times cheaper than sorting pairs with a comparison closure,
+    /// and the place keeps equal keys in order.
+    mutating func sort(
+      _ children: inout Slice<UnsafeMutableBufferPointer<Int32>>,
+      least: UnsafeMutableBufferPointer<Int>
+    ) {
+      let none: UInt64 = 0xFFFF_FFFF
+      packed.removeAll(keepingCapacity: true)
+      for (place, child) in children.enumerated() {
+        let key = least[Int(child)]
+        if key == Int.max {
+          packed.append(none << 32 | UInt64(place))
+        } else if key >= 0 && key < Int(none) {
+          packed.append(UInt64(key) << 32 | UInt64(place))
+        } else {
+          break
+        }
+      }
+      if packed.count == children.count {
+        packed.sort()
+        self.children.removeAll(keepingCapacity: true)
+        self.children.append(contentsOf: children)
+        for (i, entry) in zip(children.indices, packed) {
+          children[i] = self.children[Int(entry & none)]
+        }
+        return
+      }
+      pairs.removeAll(keepingCapacity: true)
+      for child in children { pairs.append((least[Int(child)], child)) }
+      pairs.sort { $0.key < $1.key }
+      for (i, pair) in zip(children.indices, pairs) { children[i] = pair.child }
+    }
+  }
+
   /// Makes the free choices under `top` follow `key` (a number per leaf): each P-node's children
   /// in the order of the least key below them (stable: equal children keep their order), each
   /// Q-node turned so that its first child's least key is not above its last child's. `least` is
@@ -160,62 +205,99 @@ public struct FlatPQTree: Sendable {
   /// Each choice depends only on the leaves below, so one backward sweep of the subtree's ids
   /// visits children before parents.
   public mutating func orient(subtree top: Int, least: inout [Int], key: (Int) -> Int) {
-    var pairs: [(key: Int, child: Int32)] = []
-    var x = Int(subtreeEnd[top]) - 1
-    while x >= top {
-      defer { x -= 1 }
-      let first = Int(childStart[x])
-      let end = Int(childStart[x + 1])
-      if first == end {
-        least[x] = key(Int(element[x]))
-        continue
-      }
-      var lowest = Int.max
-      var sorted = true
-      var previous = Int.min
-      for k in first..<end {
-        let value = least[Int(childList[k])]
-        lowest = min(lowest, value)
-        if value < previous { sorted = false }
-        previous = value
-      }
-      least[x] = lowest
-      if element[x] == Self.pNode {
-        guard !sorted else { continue }
-        pairs.removeAll(keepingCapacity: true)
-        for k in first..<end { pairs.append((least[Int(childList[k])], childList[k])) }
-        pairs.sort { $0.key < $1.key }
-        for (i, pair) in pairs.enumerated() { childList[first + i] = pair.child }
-      } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
-        childList[first..<end].reverse()
+    var scratch = WalkScratch()
+    orientSubtree(top, least: &least, scratch: &scratch, key: key)
+  }
+
+  /// `orient(subtree:least:key:)` with the key of leaf i at `keys[i]`, using `scratch`'s buffers.
+  public mutating func orient(
+    subtree top: Int, least: inout [Int], keys: [Int], scratch: inout WalkScratch
+  ) {
+    keys.withUnsafeBufferPointer { keys in
+      orientSubtree(top, least: &least, scratch: &scratch) { keys[$0] }
+    }
+  }
+
+  @inline(__always)
+  private mutating func orientSubtree(
+    _ top: Int, least: inout [Int], scratch: inout WalkScratch, key: (Int) -> Int
+  ) {
+    let end = Int(subtreeEnd[top])
+    element.withUnsafeBufferPointer { element in
+      childStart.withUnsafeBufferPointer { childStart in
+        childList.withUnsafeMutableBufferPointer { childList in
+          least.withUnsafeMutableBufferPointer { least in
+            var x = end - 1
+            while x >= top {
+              defer { x -= 1 }
+              let first = Int(childStart[x])
+              let end = Int(childStart[x + 1])
+              if first == end {
+                least[x] = key(Int(element[x]))
+                continue
+              }
+              var lowest = Int.max
+              var sorted = true
+              var previous = Int.min
+              for k in first..<end {
+                let value = least[Int(childList[k])]
+                lowest = min(lowest, value)
+                if value < previous { sorted = false }
+                previous = value
+              }
+              least[x] = lowest
+              if element[x] == Self.pNode {
+                guard !sorted else { continue }
+                scratch.sort(&childList[first..<end], least: least)
+              } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
+                childList[first..<end].reverse()
+              }
+            }
+          }
+        }
       }
     }
   }
 
-  /// Calls `body` with each leaf under `node`, left to right.
-  public func forEachLeaf(under node: Int, _ body: (Int) -> Void) {
-    var stack: [Int32] = [Int32(node)]
-    while let x = stack.popLast() {
-      let first = Int(childStart[Int(x)])
-      let end = Int(childStart[Int(x) + 1])
-      if first == end {
-        body(Int(element[Int(x)]))
-        continue
-      }
-      // Pushed right to left, so the leftmost child is popped first.
-      var k = end - 1
-      while k >= first {
-        stack.append(childList[k])
-        k -= 1
+  /// Writes the leaves under `node`, left to right, into `order` from index `start` on (the
+  /// entries must exist); returns how many were written.
+  public func writeLeaves(
+    under node: Int, into order: inout [Int], from start: Int, scratch: inout WalkScratch
+  ) -> Int {
+    var next = start
+    scratch.stack.removeAll(keepingCapacity: true)
+    scratch.stack.append(Int32(node))
+    element.withUnsafeBufferPointer { element in
+      childStart.withUnsafeBufferPointer { childStart in
+        childList.withUnsafeBufferPointer { childList in
+          order.withUnsafeMutableBufferPointer { order in
+            while let x = scratch.stack.popLast() {
+              let first = Int(childStart[Int(x)])
+              let end = Int(childStart[Int(x) + 1])
+              if first == end {
+                order[next] = Int(element[Int(x)])
+                next += 1
+                continue
+              }
+              // Pushed right to left, so the leftmost child is popped first.
+              var k = end - 1
+              while k >= first {
+                scratch.stack.append(childList[k])
+                k -= 1
+              }
+            }
+          }
+        }
       }
     }
+    return next - start
   }
 
   /// One represented order: all leaves, left to right.
   public func frontier() -> [Int] {
-    var out: [Int] = []
-    out.reserveCapacity(leafCount)
-    if root != nil { forEachLeaf(under: 0) { out.append($0) } }
+    var out = [Int](repeating: 0, count: root == nil ? 0 : leafCount)
+    var scratch = WalkScratch()
+    if root != nil { _ = writeLeaves(under: 0, into: &out, from: 0, scratch: &scratch) }
     return out
   }
 }
