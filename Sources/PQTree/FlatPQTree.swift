@@ -87,7 +87,7 @@ public struct FlatPQTree: Sendable {
       } else {
         subtreeEnd[x] = subtreeEnd[Int(childList[range.upperBound - 1])]
         var leaves: Int32 = 0
-        for c in childList[range] { leaves += leavesBelow[Int(c)] }
+        for k in range { leaves += leavesBelow[Int(childList[k])] }
         leavesBelow[x] = leaves
       }
     }
@@ -158,14 +158,16 @@ public struct FlatPQTree: Sendable {
   public struct WalkScratch: Sendable {
     var pairs: [(key: Int, child: Int32)] = []
     var packed: [UInt64] = []
+    var sortBuffer: [UInt64] = []
+    var bucketStart = [Int](repeating: 0, count: 257)
     var children: [Int32] = []
     var stack: [Int32] = []
     public init() {}
 
     /// Sorts `children` (stable) by the least key below each; a least key of `Int.max` stands for
-    /// none. When every key fits in 32 bits, each child becomes one integer, key above its place:
-    /// sorting integers is several times cheaper than sorting pairs with a comparison closure,
-    /// and the place keeps equal keys in order.
+    /// none. When every key fits in 32 bits, each child becomes one integer, key above its place,
+    /// sorted by `sortPacked` (several times cheaper than sorting pairs with a comparison
+    /// closure); the place keeps equal keys in order.
     mutating func sort(
       _ children: inout Slice<UnsafeMutableBufferPointer<Int32>>,
       least: UnsafeMutableBufferPointer<Int>
@@ -183,7 +185,7 @@ public struct FlatPQTree: Sendable {
         }
       }
       if packed.count == children.count {
-        packed.sort()
+        sortPacked()
         self.children.removeAll(keepingCapacity: true)
         self.children.append(contentsOf: children)
         for (i, entry) in zip(children.indices, packed) {
@@ -195,6 +197,60 @@ public struct FlatPQTree: Sendable {
       for child in children { pairs.append((least[Int(child)], child)) }
       pairs.sort { $0.key < $1.key }
       for (i, pair) in zip(children.indices, pairs) { children[i] = pair.child }
+    }
+
+    /// Sorts `packed` (distinct values: each holds its place). Few entries: insertion sort.
+    /// Otherwise a least-significant-digit radix sort on the key's bytes (the high 32 bits),
+    /// skipping bytes that are the same in every entry: a pass per byte that differs, each linear,
+    /// where a comparison sort needs log2(count) passes. A radix pass is stable, so entries with
+    /// equal keys keep their order by place.
+    mutating func sortPacked() {
+      let count = packed.count
+      if count <= 32 {
+        packed.withUnsafeMutableBufferPointer { values in
+          for i in 1..<max(count, 1) {
+            let value = values[i]
+            var j = i
+            while j > 0 && values[j - 1] > value {
+              values[j] = values[j - 1]
+              j -= 1
+            }
+            values[j] = value
+          }
+        }
+        return
+      }
+      var all: UInt64 = 0
+      var common: UInt64 = ~0
+      for value in packed {
+        all |= value
+        common &= value
+      }
+      let differing = (all ^ common) >> 32
+      if sortBuffer.count < count { sortBuffer = [UInt64](repeating: 0, count: count) }
+      for byte in 0..<4 where (differing >> UInt64(8 * byte)) & 0xFF != 0 {
+        let shift = UInt64(32 + 8 * byte)
+        packed.withUnsafeMutableBufferPointer { source in
+          sortBuffer.withUnsafeMutableBufferPointer { target in
+            bucketStart.withUnsafeMutableBufferPointer { bucketStart in
+              for i in 0..<257 { bucketStart[i] = 0 }
+              for value in source { bucketStart[Int((value >> shift) & 0xFF) + 1] += 1 }
+              for i in 0..<256 { bucketStart[i + 1] += bucketStart[i] }
+              for value in source {
+                let digit = Int((value >> shift) & 0xFF)
+                target[bucketStart[digit]] = value
+                bucketStart[digit] += 1
+              }
+            }
+          }
+        }
+        // The sorted pass becomes the source of the next.
+        packed.withUnsafeMutableBufferPointer { source in
+          sortBuffer.withUnsafeBufferPointer { target in
+            for i in 0..<count { source[i] = target[i] }
+          }
+        }
+      }
     }
   }
 

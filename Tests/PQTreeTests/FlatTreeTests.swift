@@ -156,4 +156,22 @@ import Testing
       #expect(out[start..<(start + count)] == frontier[start..<(start + count)])
     }
   }
+
+  /// The packed sort (insertion sort when short, radix passes on the key bytes that differ
+  /// otherwise) sorts like the standard library, keys narrow and wide, many repeated.
+  @Test(arguments: [UInt64(19), 20])
+  func packedSortMatchesTheStandardSort(seed: UInt64) {
+    var rng = SplitMix64(seed: seed)
+    var scratch = FlatPQTree.WalkScratch()
+    for count in [0, 1, 2, 31, 32, 33, 100, 1000] {
+      for keyBits in [1, 8, 20, 32] {
+        scratch.packed = (0..<count).map { place in
+          UInt64.random(in: 0..<(1 << UInt64(keyBits)), using: &rng) << 32 | UInt64(place)
+        }
+        let expected = scratch.packed.sorted()
+        scratch.sortPacked()
+        #expect(scratch.packed == expected)
+      }
+    }
+  }
 }

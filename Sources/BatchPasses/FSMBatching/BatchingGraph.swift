@@ -139,9 +139,8 @@ public struct BatchingGraph: Sendable {
         let row = Int(n) * slotCount
         for i in Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1]) {
           let other = Int(users[i]) * slotCount
-          for s in 0..<slotCount where count[row + s] < count[other + s] {
-            count[row + s] = count[other + s]
-          }
+          // Branch-free, so the compiler vectorizes it.
+          for s in 0..<slotCount { count[row + s] = max(count[row + s], count[other + s]) }
         }
         let slot = slotOfType[Int(nodeType[Int(n)])]
         if slot >= 0 { count[row + Int(slot)] += 1 }
