@@ -54,7 +54,7 @@ public struct LayoutRequirements: Sendable {
     self.alignment = alignment
   }
 
-  public func stride(ofNode n: Int) -> Int { roundUp(tensorBytes[n], alignment) }
+  @inlinable public func stride(ofNode n: Int) -> Int { roundUp(tensorBytes[n], alignment) }
 
   /// Whether slot j of a batch needs a slice at all: `free` (one node, all external, or one
   /// broadcast tensor), `slice` with its operand tensors in batch order, or `unsliceable` when
@@ -149,6 +149,6 @@ public struct LayoutRequirements: Sendable {
 }
 
 /// `value` rounded up to a multiple of `alignment` (≥ 1).
-public func roundUp(_ value: Int, _ alignment: Int) -> Int {
+@inlinable public func roundUp(_ value: Int, _ alignment: Int) -> Int {
   (value + alignment - 1) / alignment * alignment
 }

@@ -87,7 +87,7 @@ public struct FlatPQTree: Sendable {
       } else {
         subtreeEnd[x] = subtreeEnd[Int(childList[range.upperBound - 1])]
         var leaves: Int32 = 0
-        for c in childList[range] { leaves += leavesBelow[Int(c)] }
+        for k in range { leaves += leavesBelow[Int(childList[k])] }
         leavesBelow[x] = leaves
       }
     }
@@ -153,6 +153,107 @@ public struct FlatPQTree: Sendable {
     childList[Int(childStart[node])..<Int(childStart[node + 1])].sort(by: areInIncreasingOrder)
   }
 
+  /// Reusable buffers of the walks below, so that orienting and reading many small subtrees
+  /// allocates nothing.
+  public struct WalkScratch: Sendable {
+    var pairs: [(key: Int, child: Int32)] = []
+    var packed: [UInt64] = []
+    var sortBuffer: [UInt64] = []
+    var bucketStart = [Int](repeating: 0, count: 257)
+    var children: [Int32] = []
+    var stack: [Int32] = []
+    public init() {}
+
+    /// Sorts `children` (stable) by the least key below each; a least key of `Int.max` stands for
+    /// none. When every key fits in 32 bits, each child becomes one integer, key above its place,
+    /// sorted by `sortPacked` (several times cheaper than sorting pairs with a comparison
+    /// closure); the place keeps equal keys in order.
+    mutating func sort(
+      _ children: inout Slice<UnsafeMutableBufferPointer<Int32>>,
+      least: UnsafeMutableBufferPointer<Int>
+    ) {
+      let none: UInt64 = 0xFFFF_FFFF
+      packed.removeAll(keepingCapacity: true)
+      for (place, child) in children.enumerated() {
+        let key = least[Int(child)]
+        if key == Int.max {
+          packed.append(none << 32 | UInt64(place))
+        } else if key >= 0 && key < Int(none) {
+          packed.append(UInt64(key) << 32 | UInt64(place))
+        } else {
+          break
+        }
+      }
+      if packed.count == children.count {
+        sortPacked()
+        self.children.removeAll(keepingCapacity: true)
+        self.children.append(contentsOf: children)
+        for (i, entry) in zip(children.indices, packed) {
+          children[i] = self.children[Int(entry & none)]
+        }
+        return
+      }
+      pairs.removeAll(keepingCapacity: true)
+      for child in children { pairs.append((least[Int(child)], child)) }
+      pairs.sort { $0.key < $1.key }
+      for (i, pair) in zip(children.indices, pairs) { children[i] = pair.child }
+    }
+
+    /// Sorts `packed` (distinct values: each holds its place). Few entries: insertion sort.
+    /// Otherwise a least-significant-digit radix sort on the key's bytes (the high 32 bits),
+    /// skipping bytes that are the same in every entry: a pass per byte that differs, each linear,
+    /// where a comparison sort needs log2(count) passes. A radix pass is stable, so entries with
+    /// equal keys keep their order by place.
+    mutating func sortPacked() {
+      let count = packed.count
+      if count <= 32 {
+        packed.withUnsafeMutableBufferPointer { values in
+          for i in 1..<max(count, 1) {
+            let value = values[i]
+            var j = i
+            while j > 0 && values[j - 1] > value {
+              values[j] = values[j - 1]
+              j -= 1
+            }
+            values[j] = value
+          }
+        }
+        return
+      }
+      var all: UInt64 = 0
+      var common: UInt64 = ~0
+      for value in packed {
+        all |= value
+        common &= value
+      }
+      let differing = (all ^ common) >> 32
+      if sortBuffer.count < count { sortBuffer = [UInt64](repeating: 0, count: count) }
+      for byte in 0..<4 where (differing >> UInt64(8 * byte)) & 0xFF != 0 {
+        let shift = UInt64(32 + 8 * byte)
+        packed.withUnsafeMutableBufferPointer { source in
+          sortBuffer.withUnsafeMutableBufferPointer { target in
+            bucketStart.withUnsafeMutableBufferPointer { bucketStart in
+              for i in 0..<257 { bucketStart[i] = 0 }
+              for value in source { bucketStart[Int((value >> shift) & 0xFF) + 1] += 1 }
+              for i in 0..<256 { bucketStart[i + 1] += bucketStart[i] }
+              for value in source {
+                let digit = Int((value >> shift) & 0xFF)
+                target[bucketStart[digit]] = value
+                bucketStart[digit] += 1
+              }
+            }
+          }
+        }
+        // The sorted pass becomes the source of the next.
+        packed.withUnsafeMutableBufferPointer { source in
+          sortBuffer.withUnsafeBufferPointer { target in
+            for i in 0..<count { source[i] = target[i] }
+          }
+        }
+      }
+    }
+  }
+
   /// Makes the free choices under `top` follow `key` (a number per leaf): each P-node's children
   /// in the order of the least key below them (stable: equal children keep their order), each
   /// Q-node turned so that its first child's least key is not above its last child's. `least` is
@@ -160,62 +261,99 @@ public struct FlatPQTree: Sendable {
   /// Each choice depends only on the leaves below, so one backward sweep of the subtree's ids
   /// visits children before parents.
   public mutating func orient(subtree top: Int, least: inout [Int], key: (Int) -> Int) {
-    var pairs: [(key: Int, child: Int32)] = []
-    var x = Int(subtreeEnd[top]) - 1
-    while x >= top {
-      defer { x -= 1 }
-      let first = Int(childStart[x])
-      let end = Int(childStart[x + 1])
-      if first == end {
-        least[x] = key(Int(element[x]))
-        continue
-      }
-      var lowest = Int.max
-      var sorted = true
-      var previous = Int.min
-      for k in first..<end {
-        let value = least[Int(childList[k])]
-        lowest = min(lowest, value)
-        if value < previous { sorted = false }
-        previous = value
-      }
-      least[x] = lowest
-      if element[x] == Self.pNode {
-        guard !sorted else { continue }
-        pairs.removeAll(keepingCapacity: true)
-        for k in first..<end { pairs.append((least[Int(childList[k])], childList[k])) }
-        pairs.sort { $0.key < $1.key }
-        for (i, pair) in pairs.enumerated() { childList[first + i] = pair.child }
-      } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
-        childList[first..<end].reverse()
+    var scratch = WalkScratch()
+    orientSubtree(top, least: &least, scratch: &scratch, key: key)
+  }
+
+  /// `orient(subtree:least:key:)` with the key of leaf i at `keys[i]`, using `scratch`'s buffers.
+  public mutating func orient(
+    subtree top: Int, least: inout [Int], keys: [Int], scratch: inout WalkScratch
+  ) {
+    keys.withUnsafeBufferPointer { keys in
+      orientSubtree(top, least: &least, scratch: &scratch) { keys[$0] }
+    }
+  }
+
+  @inline(__always)
+  private mutating func orientSubtree(
+    _ top: Int, least: inout [Int], scratch: inout WalkScratch, key: (Int) -> Int
+  ) {
+    let end = Int(subtreeEnd[top])
+    element.withUnsafeBufferPointer { element in
+      childStart.withUnsafeBufferPointer { childStart in
+        childList.withUnsafeMutableBufferPointer { childList in
+          least.withUnsafeMutableBufferPointer { least in
+            var x = end - 1
+            while x >= top {
+              defer { x -= 1 }
+              let first = Int(childStart[x])
+              let end = Int(childStart[x + 1])
+              if first == end {
+                least[x] = key(Int(element[x]))
+                continue
+              }
+              var lowest = Int.max
+              var sorted = true
+              var previous = Int.min
+              for k in first..<end {
+                let value = least[Int(childList[k])]
+                lowest = min(lowest, value)
+                if value < previous { sorted = false }
+                previous = value
+              }
+              least[x] = lowest
+              if element[x] == Self.pNode {
+                guard !sorted else { continue }
+                scratch.sort(&childList[first..<end], least: least)
+              } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
+                childList[first..<end].reverse()
+              }
+            }
+          }
+        }
       }
     }
   }
 
-  /// Calls `body` with each leaf under `node`, left to right.
-  public func forEachLeaf(under node: Int, _ body: (Int) -> Void) {
-    var stack: [Int32] = [Int32(node)]
-    while let x = stack.popLast() {
-      let first = Int(childStart[Int(x)])
-      let end = Int(childStart[Int(x) + 1])
-      if first == end {
-        body(Int(element[Int(x)]))
-        continue
-      }
-      // Pushed right to left, so the leftmost child is popped first.
-      var k = end - 1
-      while k >= first {
-        stack.append(childList[k])
-        k -= 1
+  /// Writes the leaves under `node`, left to right, into `order` from index `start` on (the
+  /// entries must exist); returns how many were written.
+  public func writeLeaves(
+    under node: Int, into order: inout [Int], from start: Int, scratch: inout WalkScratch
+  ) -> Int {
+    var next = start
+    scratch.stack.removeAll(keepingCapacity: true)
+    scratch.stack.append(Int32(node))
+    element.withUnsafeBufferPointer { element in
+      childStart.withUnsafeBufferPointer { childStart in
+        childList.withUnsafeBufferPointer { childList in
+          order.withUnsafeMutableBufferPointer { order in
+            while let x = scratch.stack.popLast() {
+              let first = Int(childStart[Int(x)])
+              let end = Int(childStart[Int(x) + 1])
+              if first == end {
+                order[next] = Int(element[Int(x)])
+                next += 1
+                continue
+              }
+              // Pushed right to left, so the leftmost child is popped first.
+              var k = end - 1
+              while k >= first {
+                scratch.stack.append(childList[k])
+                k -= 1
+              }
+            }
+          }
+        }
       }
     }
+    return next - start
   }
 
   /// One represented order: all leaves, left to right.
   public func frontier() -> [Int] {
-    var out: [Int] = []
-    out.reserveCapacity(leafCount)
-    if root != nil { forEachLeaf(under: 0) { out.append($0) } }
+    var out = [Int](repeating: 0, count: root == nil ? 0 : leafCount)
+    var scratch = WalkScratch()
+    if root != nil { _ = writeLeaves(under: 0, into: &out, from: 0, scratch: &scratch) }
     return out
   }
 }

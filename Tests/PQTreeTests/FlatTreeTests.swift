@@ -86,4 +86,92 @@ import Testing
     flat.orient(subtree: 0, least: &least) { key[$0] }
     #expect(orders.contains(flat.frontier()))
   }
+
+  /// The reference `orient`: children first, each P-node's children stably sorted by the least
+  /// key below them, each Q-node turned when its first child's least key is above its last's.
+  static func referenceOrient(_ flat: inout FlatPQTree, node: Int, key: [Int]) -> Int {
+    if case .leaf(let leaf) = flat.kind(of: node) { return key[leaf] }
+    var least: [Int32: Int] = [:]
+    for c in flat.children(of: node) { least[c] = referenceOrient(&flat, node: Int(c), key: key) }
+    if flat.kind(of: node) == .pNode {
+      flat.sortChildren(ofP: node) { least[$0]! < least[$1]! }
+    } else if let first = flat.children(of: node).first, let last = flat.children(of: node).last,
+      least[first]! > least[last]!
+    {
+      flat.reverseQNode(node)
+    }
+    return least.values.min()!
+  }
+
+  /// `orient(subtree:least:keys:scratch:)`, whose P-node sort packs keys below 2^32 with each
+  /// child's place into one integer, turns every subtree as the reference does: keys small and
+  /// large (the pair sort), repeated, and `Int.max` (no key); one scratch serves every call.
+  @Test(arguments: [UInt64(13), 14, 15, 16])
+  func orientByKeysMatchesTheReference(seed: UInt64) {
+    var rng = SplitMix64(seed: seed)
+    let n = 300
+    let hidden = Array(0..<n).shuffled(using: &rng)
+    var tree = PQTree(leafCount: n)
+    for _ in 0..<120 { tree.reduce(randomSlice(of: hidden, maxLength: 40, using: &rng)) }
+    var flat = FlatPQTree(tree)
+    var reference = flat
+    var least = [Int](repeating: 0, count: flat.nodeCount)
+    var scratch = FlatPQTree.WalkScratch()
+    for round in 0..<12 {
+      let key = (0..<n).map { _ -> Int in
+        switch round % 4 {
+        case 0: return Int.random(in: 0..<n, using: &rng)
+        case 1: return Int.random(in: 0..<4, using: &rng)
+        case 2: return Bool.random(using: &rng) ? Int.max : Int.random(in: 0..<n, using: &rng)
+        default: return Int.random(in: 0..<(1 << 40), using: &rng)
+        }
+      }
+      let node = Int.random(in: 0..<flat.nodeCount, using: &rng)
+      flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch)
+      _ = Self.referenceOrient(&reference, node: node, key: key)
+      #expect(flat.frontier() == reference.frontier())
+    }
+  }
+
+  /// `writeLeaves` writes a subtree's leaves as they stand in the frontier: a contiguous run.
+  @Test(arguments: [UInt64(17), 18])
+  func writeLeavesIsTheFrontierOfTheSubtree(seed: UInt64) {
+    var rng = SplitMix64(seed: seed)
+    let n = 120
+    let hidden = Array(0..<n).shuffled(using: &rng)
+    var tree = PQTree(leafCount: n)
+    for _ in 0..<60 { tree.reduce(randomSlice(of: hidden, maxLength: 10, using: &rng)) }
+    let flat = FlatPQTree(tree)
+    let frontier = flat.frontier()
+    let position = positions(of: frontier)
+    var scratch = FlatPQTree.WalkScratch()
+    var out = [Int](repeating: -1, count: n)
+    for node in 0..<flat.nodeCount {
+      var leftmost = node
+      while let child = flat.children(of: leftmost).first { leftmost = Int(child) }
+      guard case .leaf(let first) = flat.kind(of: leftmost) else { continue }
+      let start = position[first]
+      let count = flat.writeLeaves(under: node, into: &out, from: start, scratch: &scratch)
+      #expect(count == flat.leafCount(of: node))
+      #expect(out[start..<(start + count)] == frontier[start..<(start + count)])
+    }
+  }
+
+  /// The packed sort (insertion sort when short, radix passes on the key bytes that differ
+  /// otherwise) sorts like the standard library, keys narrow and wide, many repeated.
+  @Test(arguments: [UInt64(19), 20])
+  func packedSortMatchesTheStandardSort(seed: UInt64) {
+    var rng = SplitMix64(seed: seed)
+    var scratch = FlatPQTree.WalkScratch()
+    for count in [0, 1, 2, 31, 32, 33, 100, 1000] {
+      for keyBits in [1, 8, 20, 32] {
+        scratch.packed = (0..<count).map { place in
+          UInt64.random(in: 0..<(1 << UInt64(keyBits)), using: &rng) << 32 | UInt64(place)
+        }
+        let expected = scratch.packed.sorted()
+        scratch.sortPacked()
+        #expect(scratch.packed == expected)
+      }
+    }
+  }
 }

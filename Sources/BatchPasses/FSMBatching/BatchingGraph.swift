@@ -38,21 +38,26 @@ public struct BatchingGraph: Sendable {
     unbatched = module.opTypes.map(\.unbatched)
     typeNames = module.opTypes.map(\.name)
     (userStart, users) = module.users()
-    var operandCount = [Int32](repeating: 0, count: nodeCount)
-    for n in 0..<nodeCount {
-      operandCount[n] = Int32(module.operands(of: n).lazy.filter { $0 != Module.external }.count)
-    }
+    let operandCount = BatchingGraph.nodeOperandCounts(module)
     self.operandCount = operandCount
-    let order = BatchingGraph.topologicalOrder(
-      operandCount: operandCount, userStart: userStart, users: users)
+    let order =
+      BatchingGraph.isIdOrderTopological(module)
+      ? Array(0..<Int32(nodeCount))
+      : BatchingGraph.topologicalOrder(
+        operandCount: operandCount, userStart: userStart, users: users)
 
     var depth = [Int32](repeating: 0, count: nodeCount)
-    for n in order {
-      var d: Int32 = 0
-      for o in module.operands(of: Int(n)) where o != Module.external {
-        d = max(d, depth[Int(o)] + 1)
+    BatchingGraph.withOperands(of: module) { operandStart, operands in
+      depth.withUnsafeMutableBufferPointer { depth in
+        for n in order {
+          var d: Int32 = 0
+          for i in Int(operandStart[Int(n)])..<Int(operandStart[Int(n) + 1]) {
+            let o = operands[i]
+            if o != Module.external { d = max(d, depth[Int(o)] + 1) }
+          }
+          depth[Int(n)] = d
+        }
       }
-      depth[Int(n)] = d
     }
     self.depth = depth
     var depthSum = [Float](repeating: 0, count: typeCount)
@@ -78,6 +83,51 @@ public struct BatchingGraph: Sendable {
       module, order: order, unbatched: unbatched)
   }
 
+  /// Calls `body` with the module's operand arrays (`Module.operandStart`, `Module.operands`) as
+  /// buffers: the analyses below read every operand list, and a slice per node costs a retain and
+  /// a release.
+  static func withOperands<R>(
+    of module: Module,
+    _ body: (_ operandStart: UnsafeBufferPointer<Int32>, _ operands: UnsafeBufferPointer<Int32>) ->
+      R
+  ) -> R {
+    module.operandStart.withUnsafeBufferPointer { operandStart in
+      module.operands.withUnsafeBufferPointer { operands in body(operandStart, operands) }
+    }
+  }
+
+  /// Number of node operands (not external) of each node.
+  static func nodeOperandCounts(_ module: Module) -> [Int32] {
+    var counts = [Int32](repeating: 0, count: module.nodeCount)
+    withOperands(of: module) { operandStart, operands in
+      counts.withUnsafeMutableBufferPointer { counts in
+        for n in 0..<counts.count {
+          var count: Int32 = 0
+          for i in Int(operandStart[n])..<Int(operandStart[n + 1])
+          where operands[i] != Module.external {
+            count += 1
+          }
+          counts[n] = count
+        }
+      }
+    }
+    return counts
+  }
+
+  /// Whether every node's operands have lower ids, as parsers and generators write them: then the
+  /// ids themselves are a topological order. Every analysis here takes maxima (or unions) over
+  /// operands or users, so any topological order gives the same results.
+  static func isIdOrderTopological(_ module: Module) -> Bool {
+    withOperands(of: module) { operandStart, operands in
+      for n in 0..<module.nodeCount {
+        for i in Int(operandStart[n])..<Int(operandStart[n + 1]) where operands[i] >= Int32(n) {
+          return false
+        }
+      }
+      return true
+    }
+  }
+
   /// The most nodes of each slot on one path starting at each node, by a reverse topological sweep.
   static func pathCounts(
     order: [Int32], nodeType: [Int32], slotOfType: [Int32], slotCount: Int, userStart: [Int32],
@@ -89,9 +139,8 @@ public struct BatchingGraph: Sendable {
         let row = Int(n) * slotCount
         for i in Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1]) {
           let other = Int(users[i]) * slotCount
-          for s in 0..<slotCount where count[row + s] < count[other + s] {
-            count[row + s] = count[other + s]
-          }
+          // Branch-free, so the compiler vectorizes it.
+          for s in 0..<slotCount { count[row + s] = max(count[row + s], count[other + s]) }
         }
         let slot = slotOfType[Int(nodeType[Int(n)])]
         if slot >= 0 { count[row + Int(slot)] += 1 }
@@ -126,34 +175,60 @@ public struct BatchingGraph: Sendable {
     -> (blockers: [Int32], start: [Int32], dependents: [Int32])
   {
     let nodeCount = module.nodeCount
-    // Bit t (t < 64) set when a t-node lies strictly above; bit 63 also stands for every type ≥ 63.
-    var above = [UInt64](repeating: 0, count: nodeCount)
-    func bit(_ type: Int32) -> UInt64 { 1 << UInt64(min(Int(type), 63)) }
-    for n in order {
-      var mask: UInt64 = 0
-      for o in module.operands(of: Int(n)) where o != Module.external {
-        mask |= above[Int(o)] | bit(module.nodeType[Int(o)])
-      }
-      above[Int(n)] = mask
-    }
     var blockers = [Int32](repeating: 0, count: nodeCount)
     var pairs: [(ancestor: Int32, node: Int32)] = []
-    var stamp = [Int32](repeating: -1, count: nodeCount)
-    var stack: [Int32] = []
-    for n in 0..<nodeCount {
-      let t = module.nodeType[n]
-      if unbatched[Int(t)] || above[n] & bit(t) == 0 { continue }
-      stack.removeAll(keepingCapacity: true)
-      for o in module.operands(of: n) where o != Module.external { stack.append(o) }
-      while let o = stack.popLast() {
-        let oi = Int(o)
-        if stamp[oi] == Int32(n) { continue }
-        stamp[oi] = Int32(n)
-        if module.nodeType[oi] == t {
-          blockers[n] += 1
-          pairs.append((o, Int32(n)))
-        } else if above[oi] & bit(t) != 0 {
-          for p in module.operands(of: oi) where p != Module.external { stack.append(p) }
+    withOperands(of: module) { operandStart, operands in
+      module.nodeType.withUnsafeBufferPointer { nodeType in
+        // Bit t (t < 64) set when a t-node lies strictly above; bit 63 also stands for every
+        // type ≥ 63.
+        var above = [UInt64](repeating: 0, count: nodeCount)
+        func bit(_ type: Int32) -> UInt64 { 1 << UInt64(min(Int(type), 63)) }
+        above.withUnsafeMutableBufferPointer { above in
+          for n in order {
+            var mask: UInt64 = 0
+            for i in Int(operandStart[Int(n)])..<Int(operandStart[Int(n) + 1]) {
+              let o = operands[i]
+              if o != Module.external { mask |= above[Int(o)] | bit(nodeType[Int(o)]) }
+            }
+            above[Int(n)] = mask
+          }
+        }
+        // Every node is pushed at most once per operand occurrence of the nodes walked.
+        let stack = UnsafeMutablePointer<Int32>.allocate(capacity: max(operands.count, 1))
+        defer { stack.deallocate() }
+        var stamp = [Int32](repeating: -1, count: nodeCount)
+        above.withUnsafeBufferPointer { above in
+          stamp.withUnsafeMutableBufferPointer { stamp in
+            blockers.withUnsafeMutableBufferPointer { blockers in
+              for n in 0..<nodeCount {
+                let t = nodeType[n]
+                if unbatched[Int(t)] || above[n] & bit(t) == 0 { continue }
+                var depth = 0
+                func pushOperands(of node: Int) {
+                  for i in Int(operandStart[node])..<Int(operandStart[node + 1]) {
+                    let o = operands[i]
+                    if o != Module.external {
+                      stack[depth] = o
+                      depth += 1
+                    }
+                  }
+                }
+                pushOperands(of: n)
+                while depth > 0 {
+                  depth -= 1
+                  let oi = Int(stack[depth])
+                  if stamp[oi] == Int32(n) { continue }
+                  stamp[oi] = Int32(n)
+                  if nodeType[oi] == t {
+                    blockers[n] += 1
+                    pairs.append((Int32(oi), Int32(n)))
+                  } else if above[oi] & bit(t) != 0 {
+                    pushOperands(of: oi)
+                  }
+                }
+              }
+            }
+          }
         }
       }
     }
@@ -179,11 +254,12 @@ public struct BatchingGraph: Sendable {
   /// The number of unbatched nodes (each runs alone).
   public var unbatchedNodeCount: Int { nodeType.lazy.filter { self.unbatched[Int($0)] }.count }
 
-  /// Per slot: the most nodes of that slot on one path.
+  /// Per slot: the most nodes of that slot on one path. A node's counts are at least its users'
+  /// (`pathCounts`), so the maxima are reached at nodes without node operands: only those are read.
   public func typeBounds() -> [Int] {
     var bound = [Int32](repeating: 0, count: slotCount)
     pathCount.withUnsafeBufferPointer { count in
-      for n in 0..<nodeCount {
+      for n in 0..<nodeCount where operandCount[n] == 0 {
         for s in 0..<slotCount where bound[s] < count[n * slotCount + s] {
           bound[s] = count[n * slotCount + s]
         }

@@ -72,6 +72,9 @@ public struct FSMBatchingPass: Pass {
   public var trainingSample: Int
   public var proofBudget: Int
   public var tieBreak: BeamTieBreak
+  /// For `policy=fsm`: a table given in process (trained once beforehand, `trainTable`), applied
+  /// instead of loading one or training. Not a pipeline option.
+  public var table: FSMTable?
 
   public init() { self.init(policy: .fsm) }
 
@@ -119,25 +122,14 @@ public struct FSMBatchingPass: Pass {
       fsmStatistics.set("states_expanded", result.statesExpanded)
     case .fsm:
       let table: FSMTable
-      if let loadPath {
+      if let given = self.table {
+        table = given
+        try table.checkCompatible(with: graph, file: "fsm-batch")
+      } else if let loadPath {
         table = try FSMTable.load(path: loadPath)
         try table.checkCompatible(with: graph, file: loadPath)
       } else {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let sample = TrainingSample(module, maxNodes: trainingSample)
-        let trainingGraph = sample.map { BatchingGraph($0.module) } ?? graph
-        let result = FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: training)
-          .train()
-        let elapsed = clock.now - start
-        table = result.table
-        fsmStatistics.set("trained_nodes", trainingGraph.nodeCount)
-        fsmStatistics.set("episodes", result.episodes)
-        fsmStatistics.set("refine_evaluations", result.refineEvaluations)
-        fsmStatistics.set(
-          "train_ms",
-          elapsed.inMilliseconds
-            .rounded())
+        table = trainTable(on: module, graph: graph, statistics: &fsmStatistics)
       }
       var p = FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
@@ -147,14 +139,36 @@ public struct FSMBatchingPass: Pass {
       }
     }
     statistics.set("batches", schedule.batchCount)
-    // A schedule that meets the path bound proves it optimal: no relaxation can raise the bound.
+    // The path bound reads the path counts at the graph's source nodes only (cheap); the proven
+    // bound searches, and runs only when asked (`prove` > 0) and the schedule is above the path
+    // bound: a schedule that meets it is optimal, no relaxation can raise the bound.
     let pathBound = graph.lowerBound()
-    let bounds = BatchBounds(
-      graph, budget: schedule.batchCount > pathBound ? proofBudget : 0)
-    statistics.set("lower_bound", bounds.provenBound)
-    statistics.set("path_lower_bound", bounds.pathBound)
+    let provenBound =
+      proofBudget > 0 && schedule.batchCount > pathBound
+      ? BatchBounds(graph, budget: proofBudget).provenBound : pathBound
+    statistics.set("lower_bound", provenBound)
+    statistics.set("path_lower_bound", pathBound)
     for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }
     module.schedule = schedule
     module.layout = nil  // a layout belongs to the schedule it was made for
+  }
+
+  /// Trains the FSM table on `module` as `run` does when given no table: on a bounded sample of
+  /// its instances (`sample`) when it is larger, else on `graph` (the module's own, built when
+  /// nil). Sets `trained_nodes`, `episodes`, `refine_evaluations` and `train_ms`.
+  public func trainTable(
+    on module: Module, graph: BatchingGraph? = nil, statistics: inout PassStatistics
+  ) -> FSMTable {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let sample = TrainingSample(module, maxNodes: trainingSample)
+    let trainingGraph = sample.map { BatchingGraph($0.module) } ?? graph ?? BatchingGraph(module)
+    let result = FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: training).train()
+    let elapsed = clock.now - start
+    statistics.set("trained_nodes", trainingGraph.nodeCount)
+    statistics.set("episodes", result.episodes)
+    statistics.set("refine_evaluations", result.refineEvaluations)
+    statistics.set("train_ms", elapsed.inMilliseconds.rounded())
+    return result.table
   }
 }

@@ -74,9 +74,9 @@ public struct PQLayoutPass: Pass {
     for b in 0..<ranked.batchCount { for r in ranked.batch(b) { batchOf[Int(r)] = Int32(b) } }
     let slots = SlotTable(module, schedule: baseline, requirements: requirements, rank: rank)
     let baselineOrder = Array(0..<n)
+    let baselineOffsets = Self.offsets(forOrder: baselineOrder, stride: stride)
     let baselineGathers = slots.requiredGathers(
-      schedule: ranked, offsets: Self.offsets(forOrder: baselineOrder, stride: stride),
-      stride: stride)
+      schedule: ranked, offsets: baselineOffsets, stride: stride)
 
     // The PQ-tree layout.
     var tree = PQTree(
@@ -91,32 +91,33 @@ public struct PQLayoutPass: Pass {
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
     var flat = FlatPQTree(tree)
     Self.orient(&flat, rank: baselineOrder)
-    var forward = flat
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
-    Self.align(&forward, from: pqOrder, schedule: ranked, slots: slots, direction: .forward)
-    var backward = flat
-    Self.align(&backward, from: pqOrder, schedule: ranked, slots: slots, direction: .backward)
-    let backwardOrder = backward.frontier()
-    var both = backward
-    Self.align(&both, from: backwardOrder, schedule: ranked, slots: slots, direction: .forward)
+    let forwardOrder = Self.align(
+      flat, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots, direction: .forward
+    ).order
+    // The last alignments take their trees over (no copy): backward, then forward after it.
+    let (backwardTree, backwardOrder) = Self.align(
+      consume flat, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots,
+      direction: .backward)
+    let bothOrder = Self.align(
+      consume backwardTree, from: backwardOrder, schedule: ranked, batchOf: batchOf, slots: slots,
+      direction: .forward
+    ).order
 
-    var best: (choice: Int, schedule: Schedule, offsets: [Int64], gathers: [MemoryLayout.Gather])?
-    for (choice, order) in [
-      baselineOrder, pqOrder, forward.frontier(), backwardOrder, both.frontier(),
-    ].enumerated() {
+    // The creation order is the ranked schedule itself, already checked above.
+    var best = (choice: 0, schedule: ranked, offsets: baselineOffsets, gathers: baselineGathers)
+    var bestCost = (baselineGathers.reduce(0) { $0 + $1.bytes }, baselineGathers.count)
+    for (choice, order) in [pqOrder, forwardOrder, backwardOrder, bothOrder].enumerated() {
       let offsets = Self.offsets(forOrder: order, stride: stride)
       let laidOut = Self.schedule(ranked, inOrder: order, batchOf: batchOf)
       let gathers = slots.requiredGathers(schedule: laidOut, offsets: offsets, stride: stride)
       let cost = (gathers.reduce(0) { $0 + $1.bytes }, gathers.count)
-      if let current = best,
-        cost >= (current.gathers.reduce(0) { $0 + $1.bytes }, current.gathers.count)
-      {
-        continue
-      }
-      best = (choice, laidOut, offsets, gathers)
+      if cost >= bestCost { continue }
+      best = (choice + 1, laidOut, offsets, gathers)
+      bestCost = cost
     }
-    guard let (choice, rankedLayout, rankedOffsets, gathers) = best else { return }
+    let (choice, rankedLayout, rankedOffsets, gathers) = best
     // Back to node ids.
     var laidOut = schedule
     laidOut.nodes = rankedLayout.nodes.map { baseline.nodes[Int($0)] }
@@ -145,55 +146,26 @@ public struct PQLayoutPass: Pass {
 
   /// Turns subtrees that hold exactly one batch's results so that, for each batch's largest
   /// sliceable slot, results and operands come in the same order. A turned subtree keeps its
-  /// range of positions, so positions are updated locally: O(nodes) over the whole schedule.
-  /// `order` is the tree's frontier on entry.
+  /// range of positions, so the order and positions are updated locally: O(nodes) over the whole
+  /// schedule. `frontier` is the tree's frontier on entry; returns the turned tree and its
+  /// frontier. `batchOf` gives each node's batch.
   static func align(
-    _ tree: inout FlatPQTree, from order: [Int], schedule: Schedule, slots: SlotTable,
-    direction: AlignmentDirection
-  ) {
-    let nodeCount = order.count
-    var position = [Int](repeating: 0, count: nodeCount)
-    for (p, leaf) in order.enumerated() { position[leaf] = p }
-    var batchOf = [Int32](repeating: -1, count: nodeCount)
-    for b in 0..<schedule.batchCount { for n in schedule.batch(b) { batchOf[Int(n)] = Int32(b) } }
-    /// The subtree holding exactly the results of batch `b`, if there is one.
-    func subtree(ofBatch b: Int) -> Int? {
-      let batch = schedule.batch(b)
-      var node = tree.node(forLeaf: Int(batch[batch.startIndex]))
-      while tree.leafCount(of: node) < batch.count, let parent = tree.parent(of: node) {
-        node = parent
-      }
-      return tree.leafCount(of: node) == batch.count ? node : nil
-    }
-    /// Orders the subtree by `key` and moves its leaves' positions within their range.
-    // Dense scratch for `turn`: the key of each leaf (Int.max: none), and `orient`'s per-node minimum.
-    var keyOf = [Int](repeating: Int.max, count: nodeCount)
-    var lowest = [Int](repeating: 0, count: tree.nodeCount)
-    func turn(_ node: Int, key: [(leaf: Int, key: Int)]) {
-      // A turned subtree keeps its range of positions, which starts at its leftmost leaf
-      // (`position` always follows the tree's frontier).
-      var leftmost = node
-      while let child = tree.children(of: leftmost).first { leftmost = Int(child) }
-      guard case .leaf(let first) = tree.kind(of: leftmost) else { return }
-      let start = position[first]
-      for (leaf, k) in key { keyOf[leaf] = k }
-      tree.orient(subtree: node, least: &lowest) { keyOf[$0] }
-      var next = start
-      tree.forEachLeaf(under: node) { leaf in
-        position[leaf] = next
-        next += 1
-      }
-      for (leaf, _) in key { keyOf[leaf] = Int.max }
-    }
+    _ tree: consuming FlatPQTree, from frontier: [Int], schedule: Schedule, batchOf: [Int32],
+    slots: SlotTable, direction: AlignmentDirection
+  ) -> (tree: FlatPQTree, order: [Int]) {
+    var aligner = Aligner(tree: tree, order: frontier)
     switch direction {
     case .forward:
       for b in 0..<schedule.batchCount {
         let batch = schedule.batch(b)
         guard batch.count > 1,
           let operands = slots.largestSlice(ofBatch: b),
-          let node = subtree(ofBatch: b)
+          let node = aligner.subtree(holding: batch)
         else { continue }
-        turn(node, key: zip(batch, operands).map { (Int($0), position[Int($1)]) })
+        // Each result takes its operand's position as its key.
+        for (r, o) in zip(batch, operands) { aligner.key[Int(r)] = aligner.position[Int(o)] }
+        aligner.turn(node, leaves: batch)
+        for r in batch { aligner.key[Int(r)] = Int.max }
       }
     case .backward:
       // Each producer batch is turned once, when the loop reaches it: its consumers come later
@@ -202,21 +174,62 @@ public struct PQLayoutPass: Pass {
       // order), packed into one integer; turning by every consumer in turn, latest first, would
       // give the same order when each tensor has one consumer, at a cost of one sort of the
       // producer per consumer instead of one in all.
-      var consumerKey = [Int](repeating: Int.max, count: nodeCount)
+      let nodeCount = frontier.count
       for b in (0..<schedule.batchCount).reversed() {
         let batch = schedule.batch(b)
-        if batch.count > 1, let node = subtree(ofBatch: b),
-          batch.contains(where: { consumerKey[Int($0)] != Int.max })
+        if batch.count > 1, let node = aligner.subtree(holding: batch),
+          batch.contains(where: { aligner.key[Int($0)] != Int.max })
         {
-          turn(node, key: batch.map { (Int($0), consumerKey[Int($0)]) })
+          aligner.turn(node, leaves: batch)
         }
         guard batch.count > 1,
           let operands = slots.largestSlice(ofBatch: b)
         else { continue }
         for (r, o) in zip(batch, operands) where batchOf[Int(o)] >= 0 {
-          consumerKey[Int(o)] = min(consumerKey[Int(o)], b * nodeCount + position[Int(r)])
+          aligner.key[Int(o)] = min(aligner.key[Int(o)], b * nodeCount + aligner.position[Int(r)])
         }
       }
+    }
+    return (aligner.tree, aligner.order)
+  }
+
+  /// The state of one alignment: the tree, its frontier (`order`) and each leaf's place in it
+  /// (`position`), and the key each leaf is turned by (`Int.max`: none).
+  struct Aligner {
+    var tree: FlatPQTree
+    var order: [Int]
+    var position: [Int]
+    var key: [Int]
+    /// `FlatPQTree.orient`'s per-node minimum, and the walks' buffers.
+    var lowest: [Int]
+    var scratch = FlatPQTree.WalkScratch()
+
+    init(tree: consuming FlatPQTree, order: [Int]) {
+      self.tree = tree
+      self.order = order
+      position = [Int](repeating: 0, count: order.count)
+      for (p, leaf) in order.enumerated() { position[leaf] = p }
+      key = [Int](repeating: Int.max, count: order.count)
+      lowest = [Int](repeating: 0, count: self.tree.nodeCount)
+    }
+
+    /// The subtree holding exactly the leaves `batch` (one batch's results), if there is one.
+    func subtree(holding batch: ArraySlice<Int32>) -> Int? {
+      var node = tree.node(forLeaf: Int(batch[batch.startIndex]))
+      while tree.leafCount(of: node) < batch.count, let parent = tree.parent(of: node) {
+        node = parent
+      }
+      return tree.leafCount(of: node) == batch.count ? node : nil
+    }
+
+    /// Orders the subtree `node`, whose leaves are `leaves`, by `key`; it keeps its range of
+    /// positions, which starts at its leftmost leaf, the least position among `leaves`.
+    mutating func turn(_ node: Int, leaves: ArraySlice<Int32>) {
+      var start = Int.max
+      for leaf in leaves { start = min(start, position[Int(leaf)]) }
+      tree.orient(subtree: node, least: &lowest, keys: key, scratch: &scratch)
+      let count = tree.writeLeaves(under: node, into: &order, from: start, scratch: &scratch)
+      for p in start..<(start + count) { position[order[p]] = p }
     }
   }
 
@@ -257,6 +270,7 @@ public struct PQLayoutPass: Pass {
   static func orient(_ tree: inout FlatPQTree, rank: [Int]) {
     guard let root = tree.root else { return }
     var lowest = [Int](repeating: 0, count: tree.nodeCount)
-    tree.orient(subtree: root, least: &lowest) { rank[$0] }
+    var scratch = FlatPQTree.WalkScratch()
+    tree.orient(subtree: root, least: &lowest, keys: rank, scratch: &scratch)
   }
 }

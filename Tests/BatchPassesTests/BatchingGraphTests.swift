@@ -1,0 +1,92 @@
+import BatchIR
+import Testing
+
+@testable import BatchPasses
+
+/// `BatchingGraph`'s fast paths against their slow counterparts.
+@Suite struct BatchingGraphTests {
+  /// `module` with its node ids reversed: every operand then has a higher id than its user, so
+  /// the ids are no topological order. Returns the module and each old id's new id.
+  static func reversed(_ module: Module) -> (module: Module, newId: [Int]) {
+    let n = module.nodeCount
+    var result = Module()
+    result.opTypes = module.opTypes
+    result.beginInstance(name: "all")
+    for id in 0..<n {
+      let old = n - 1 - id
+      result.addNode(
+        type: module.type(of: old),
+        operands: module.operands(of: old).map { $0 == Module.external ? $0 : Int32(n - 1) - $0 },
+        name: "n\(id)")
+    }
+    return (result, (0..<n).map { n - 1 - $0 })
+  }
+
+  /// A graph whose ids are not a topological order (Kahn's order then) has the same depths, path
+  /// counts, same-type blockers and bounds, node for node, as the same graph in definition order
+  /// (the ids themselves).
+  @Test(arguments: 0..<12)
+  func nonTopologicalIdsGiveTheSameAnalyses(seed: Int) throws {
+    let module = randomModule(seed: UInt64(seed), count: 40, types: 4, instances: 3)
+    let (other, newId) = Self.reversed(module)
+    try Verifier.verify(other, file: "reversed")
+    #expect(!BatchingGraph.isIdOrderTopological(other))
+    #expect(BatchingGraph.isIdOrderTopological(module))
+    let graph = BatchingGraph(module)
+    let otherGraph = BatchingGraph(other)
+    #expect(graph.slotCount == otherGraph.slotCount)
+    #expect(graph.lowerBound() == otherGraph.lowerBound())
+    #expect(graph.typeBounds() == otherGraph.typeBounds())
+    let slots = graph.slotCount
+    for n in 0..<module.nodeCount {
+      let m = newId[n]
+      #expect(graph.depth[n] == otherGraph.depth[m])
+      #expect(graph.operandCount[n] == otherGraph.operandCount[m])
+      #expect(graph.sameTypeBlockers[n] == otherGraph.sameTypeBlockers[m])
+      #expect(
+        graph.pathCount[(n * slots)..<((n + 1) * slots)]
+          == otherGraph.pathCount[(m * slots)..<((m + 1) * slots)])
+      let dependents = graph.sameTypeDependents[
+        Int(graph.sameTypeDependentStart[n])..<Int(graph.sameTypeDependentStart[n + 1])]
+      let otherDependents = otherGraph.sameTypeDependents[
+        Int(otherGraph.sameTypeDependentStart[m])..<Int(otherGraph.sameTypeDependentStart[m + 1])]
+      #expect(Set(dependents.map { newId[Int($0)] }) == Set(otherDependents.map { Int($0) }))
+    }
+  }
+
+  /// The type bounds read at the source nodes only equal the maxima over every node.
+  @Test(arguments: 0..<12)
+  func typeBoundsAreTheMaximaOverEveryNode(seed: Int) {
+    let graph = BatchingGraph(randomModule(seed: UInt64(100 + seed), count: 60, types: 5))
+    var slow = [Int](repeating: 0, count: graph.slotCount)
+    for n in 0..<graph.nodeCount {
+      for s in 0..<graph.slotCount {
+        slow[s] = max(slow[s], Int(graph.pathCount[n * graph.slotCount + s]))
+      }
+    }
+    #expect(graph.typeBounds() == slow)
+  }
+
+  /// A table trained beforehand (`trainTable`) and applied in process (`table`) gives the
+  /// schedule and statistics that training inside the pass gives.
+  @Test(arguments: 0..<4)
+  func inProcessTableMatchesTrainingInThePass(seed: Int) throws {
+    let module = randomModule(seed: UInt64(200 + seed), count: 30, types: 4)
+    var pass = FSMBatchingPass()
+    pass.training.episodes = 40
+    pass.proofBudget = 0
+    var trained = module
+    var trainedStatistics = PassStatistics()
+    try pass.run(on: &trained, statistics: &trainedStatistics)
+    var trainingStatistics = PassStatistics()
+    pass.table = pass.trainTable(on: module, statistics: &trainingStatistics)
+    var applied = module
+    var appliedStatistics = PassStatistics()
+    try pass.run(on: &applied, statistics: &appliedStatistics)
+    #expect(applied.schedule == trained.schedule)
+    for name in ["batches", "lower_bound", "path_lower_bound", "fallbacks"] {
+      #expect(appliedStatistics[name] == trainedStatistics[name])
+    }
+    #expect(appliedStatistics["train_ms"] == nil)
+  }
+}
