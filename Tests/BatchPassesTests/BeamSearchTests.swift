@@ -89,16 +89,19 @@ import Workloads
   }
 
   /// Trained on lattice G0 only, the table applied to G0 (within 2% of the best known 224) and to
-  /// G1–G4: exact counts and fallbacks. Training takes most of a minute per file in a debug build,
-  /// so G1–G4's self-trained counts are measured by `optimizer report` (docs/results.md), and
-  /// G0's is also held by the regression guard.
+  /// G1–G4: exact counts and fallbacks. Training imitates a beam of width 64, not the default
+  /// 256: a debug build takes minutes for the default. The default's counts (self-trained and
+  /// transferred) are measured by `optimizer report` (docs/results.md), and G0's is also held by
+  /// the regression guard.
   @Test func latticeTransfer() throws {
     let g0 = BatchingGraph(try importCorpus("edbatch/lattice-b64/G0.txt"))
-    let trained = FSMTrainer(graphs: [g0], encoding: .phased, options: QLearningOptions()).train()
+    var options = QLearningOptions()
+    options.imitationWidth = 64
+    let trained = FSMTrainer(graphs: [g0], encoding: .phased, options: options).train()
     #expect(trained.bestBatches == 225)
     var applied = FSMPolicy(table: trained.table, graph: g0)
     #expect(BatchingRun.countBatches(g0, policy: &applied) == 225)
-    let expected = [(256, 37, 209), (229, 82, 145), (254, 52, 181), (244, 54, 180)]
+    let expected = [(256, 39, 206), (224, 71, 150), (254, 56, 177), (241, 54, 171)]
     for (k, (batches, fallbacks, backoffs)) in expected.enumerated() {
       let graph = BatchingGraph(try importCorpus("edbatch/lattice-b64/G\(k + 1).txt"))
       var policy = FSMPolicy(table: trained.table, graph: graph)

@@ -15,7 +15,7 @@ import Workloads
 /// and beam at a small width, so the suite stays fast: any valid schedule must compute the same
 /// values.
 let policies = [
-  "depth", "agenda", "agenda-dynamic", "typewise", "fsm,episodes=40,imitate=0,refine=200",
+  "depth", "agenda", "agenda-dynamic", "typewise", "fsm,episodes=40,imitate=0,refine=200,prove=0",
   "beam,width=8,prove=0",
 ]
 

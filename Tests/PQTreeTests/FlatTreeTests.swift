@@ -43,9 +43,7 @@ import Testing
   func flatCopyMatchesTree(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
     let n = 200
-    let hidden = Array(0..<n).shuffled(using: &rng)
-    var tree = PQTree(leafCount: n)
-    for _ in 0..<150 { tree.reduce(randomSlice(of: hidden, maxLength: 12, using: &rng)) }
+    var tree = treeOfHiddenSlices(n: n, reductions: 150, maxLength: 12, using: &rng)
     let flat = FlatPQTree(tree)
     #expect(flat.frontier() == tree.frontier())
     #expect(flat.root == 0)
@@ -110,9 +108,7 @@ import Testing
   func orientByKeysMatchesTheReference(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
     let n = 300
-    let hidden = Array(0..<n).shuffled(using: &rng)
-    var tree = PQTree(leafCount: n)
-    for _ in 0..<120 { tree.reduce(randomSlice(of: hidden, maxLength: 40, using: &rng)) }
+    var tree = treeOfHiddenSlices(n: n, reductions: 120, maxLength: 40, using: &rng)
     var flat = FlatPQTree(tree)
     var reference = flat
     var least = [Int](repeating: 0, count: flat.nodeCount)
@@ -138,9 +134,7 @@ import Testing
   func writeLeavesIsTheFrontierOfTheSubtree(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
     let n = 120
-    let hidden = Array(0..<n).shuffled(using: &rng)
-    var tree = PQTree(leafCount: n)
-    for _ in 0..<60 { tree.reduce(randomSlice(of: hidden, maxLength: 10, using: &rng)) }
+    var tree = treeOfHiddenSlices(n: n, reductions: 60, maxLength: 10, using: &rng)
     let flat = FlatPQTree(tree)
     let frontier = flat.frontier()
     let position = positions(of: frontier)

@@ -68,6 +68,19 @@ func randomSlice(of hidden: [Int], maxLength: Int, using rng: inout SplitMix64) 
   return Array(hidden[start..<(start + len)])
 }
 
+/// A tree after `reductions` random slices (at most `maxLength` leaves) of a hidden order of
+/// `n` leaves, drawn from `rng`.
+func treeOfHiddenSlices(
+  n: Int, reductions: Int, maxLength: Int, using rng: inout SplitMix64
+) -> PQTree {
+  let hidden = Array(0..<n).shuffled(using: &rng)
+  var tree = PQTree(leafCount: n)
+  for _ in 0..<reductions {
+    tree.reduce(randomSlice(of: hidden, maxLength: maxLength, using: &rng))
+  }
+  return tree
+}
+
 /// Random constraint for the brute-force tests: a mix of slices of a hidden
 /// order, arbitrary subsets, sets with duplicates and trivial sets.
 func randomConstraint(n: Int, hidden: [Int], using rng: inout SplitMix64) -> [Int] {
