@@ -88,20 +88,22 @@ import Workloads
     #expect(stats["path_lower_bound"] == Double(path))
   }
 
-  /// Trained on lattice G0 only, the table applied to G0 (within 2% of the best known 224) and to
-  /// G1–G4: exact counts and fallbacks. Training imitates a beam of width 64, not the default
-  /// 256: a debug build takes minutes for the default. The default's counts (self-trained and
-  /// transferred) are measured by `optimizer report` (docs/results.md), and G0's is also held by
-  /// the regression guard.
+  /// Trained on lattice G0 only, the table applied to G0 and to G1–G4: exact counts, fallbacks
+  /// and back-offs. A short training (imitation of a width-16 beam, 100 episodes, 200
+  /// refinement evaluations) keeps the debug build to seconds; the default training's counts
+  /// (self-trained and transferred) are measured by `optimizer report` (docs/results.md), and
+  /// G0's is also held by the regression guard.
   @Test func latticeTransfer() throws {
     let g0 = BatchingGraph(try importCorpus("edbatch/lattice-b64/G0.txt"))
     var options = QLearningOptions()
-    options.imitationWidth = 64
+    options.imitationWidth = 16
+    options.episodes = 100
+    options.refineEvaluations = 200
     let trained = FSMTrainer(graphs: [g0], encoding: .phased, options: options).train()
-    #expect(trained.bestBatches == 225)
+    #expect(trained.bestBatches == 224)
     var applied = FSMPolicy(table: trained.table, graph: g0)
-    #expect(BatchingRun.countBatches(g0, policy: &applied) == 225)
-    let expected = [(256, 39, 206), (224, 71, 150), (254, 56, 177), (241, 54, 171)]
+    #expect(BatchingRun.countBatches(g0, policy: &applied) == 224)
+    let expected = [(264, 32, 218), (233, 94, 138), (258, 48, 203), (249, 73, 167)]
     for (k, (batches, fallbacks, backoffs)) in expected.enumerated() {
       let graph = BatchingGraph(try importCorpus("edbatch/lattice-b64/G\(k + 1).txt"))
       var policy = FSMPolicy(table: trained.table, graph: graph)
