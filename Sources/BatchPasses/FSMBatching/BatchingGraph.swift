@@ -40,8 +40,11 @@ public struct BatchingGraph: Sendable {
     (userStart, users) = module.users()
     let operandCount = BatchingGraph.nodeOperandCounts(module)
     self.operandCount = operandCount
+    // Parsers and generators define operands before their users: then the ids themselves are a
+    // topological order, and every analysis here (maxima or unions over operands or users) gives
+    // the same results with any topological order.
     let order =
-      BatchingGraph.isIdOrderTopological(module)
+      module.operandsPrecedeUsers()
       ? Array(0..<Int32(nodeCount))
       : BatchingGraph.topologicalOrder(
         operandCount: operandCount, userStart: userStart, users: users)
@@ -112,20 +115,6 @@ public struct BatchingGraph: Sendable {
       }
     }
     return counts
-  }
-
-  /// Whether every node's operands have lower ids, as parsers and generators write them: then the
-  /// ids themselves are a topological order. Every analysis here takes maxima (or unions) over
-  /// operands or users, so any topological order gives the same results.
-  static func isIdOrderTopological(_ module: Module) -> Bool {
-    withOperands(of: module) { operandStart, operands in
-      for n in 0..<module.nodeCount {
-        for i in Int(operandStart[n])..<Int(operandStart[n + 1]) where operands[i] >= Int32(n) {
-          return false
-        }
-      }
-      return true
-    }
   }
 
   /// The most nodes of each slot on one path starting at each node, by a reverse topological sweep.
