@@ -173,7 +173,7 @@ public struct CPUExecutionSection {
       ## Execution on CPU
 
       The schedules run for real (`--execute cpu`, [cpu-backend](cpu-backend.md)): float32, \
-      OpenBLAS `sgemm` on one thread, weights and inputs from seed 1; every run checked node by \
+      OpenBLAS `sgemm` on one thread (its \(BLASKernels.coreName) kernels), weights and inputs from seed 1; every run checked node by \
       node against the unbatched reference (max error below). Median of \(repeats) rounds after a \
       checked warm-up, ms per mini-batch; in each round every configuration of the graph runs \
       once in turn, so the machine's load falls on all of them alike. Generated families: \(instances) instances, hidden \(hidden) \

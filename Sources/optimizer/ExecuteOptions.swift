@@ -45,6 +45,7 @@ struct ExecuteOptions: ParsableArguments {
     -> (line: String, section: [(String, Double)])?
   {
     guard execute != nil else { return nil }
+    if let warning = BLASKernels.fallbackWarning { printError(warning) }
     var options = ExecutionOptions()
     options.repeats = executeRepeat
     options.threads = executeThreads
@@ -64,9 +65,9 @@ struct ExecuteOptions: ParsableArguments {
       - records.reduce(0) { $0 + ($1.statistics["train_ms"] ?? 0) }
     let line = String(
       format: "execute: batched %.3g ms (kernels %.3g, copies %.3g), %d launches; "
-        + "unbatched %.3g ms; max error %.1e",
+        + "unbatched %.3g ms; max error %.1e; OpenBLAS kernels %@",
       report.batchedMs, report.kernelMs, report.copyMs, report.launches, report.unbatchedMs,
-      report.maxAbsError)
+      report.maxAbsError, BLASKernels.coreName)
     let section =
       report.entries.map { ($0.name, $0.value) } + [
         ("compile_ms", compileMs), ("repeats", Double(executeRepeat)),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchIR
+import CPUBackend
 import Foundation
 import Reporting
 
@@ -56,6 +57,7 @@ struct ReportCommand: ParsableCommand {
       return
     }
 
+    if let warning = BLASKernels.fallbackWarning { printError(warning) }
     let page = URL(fileURLWithPath: output)
     let folderName = page.deletingPathExtension().lastPathComponent
     let folder = page.deletingLastPathComponent().appendingPathComponent(folderName)
