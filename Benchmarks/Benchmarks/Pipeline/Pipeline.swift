@@ -17,6 +17,36 @@ func treeLSTM(instances: Int) -> Module {
   return WorkloadGenerator.generate(.treeLSTM, options: options)
 }
 
+/// Lattice-LSTM instances average about 82 nodes with seed 1.
+func latticeLSTM(instances: Int) -> Module {
+  var options = WorkloadOptions()
+  options.instances = instances
+  options.seed = 1
+  return WorkloadGenerator.generate(.latticeLSTM, options: options)
+}
+
+/// The default `fsm-batch` pass holding the table it trains on `module`, with no proven bound:
+/// what applying a trained table costs, without training or proving.
+func trainedPass(on module: Module) -> FSMBatchingPass {
+  var pass = FSMBatchingPass()
+  pass.proofBudget = 0
+  var statistics = PassStatistics()
+  pass.table = pass.trainTable(on: module, statistics: &statistics)
+  return pass
+}
+
+/// Runs `pass` (no verification) on a copy of `module` and returns the result.
+func apply(_ pass: FSMBatchingPass, to module: Module) -> Module {
+  var result = module
+  var statistics = PassStatistics()
+  do {
+    try pass.run(on: &result, statistics: &statistics)
+  } catch {
+    fatalError("\(error)")
+  }
+  return result
+}
+
 /// Runs `pipeline` on `module` and returns the result; traps on error (inputs are generated).
 func run(_ pipeline: String, on module: Module) -> Module {
   var result = module
@@ -84,6 +114,17 @@ let benchmarks: @Sendable () -> Void = {
   ] {
     guard let graph = corpusGraph(name) else { continue }
     let scheduled = run("fsm-batch", on: graph)
+    // Applying the table the default pass trains on the graph (encoding `phased`), without the
+    // proven bound: the FSM half of compiling a mini-batch (issue 15 asks for 5M nodes/s).
+    let applying = trainedPass(on: graph)
+    Benchmark(
+      "fsm-batch apply corpus \(name) (\(graph.nodeCount) nodes)",
+      configuration: .init(
+        metrics: [.wallClock, .mallocCountTotal, .throughput], maxDuration: .seconds(3),
+        maxIterations: 50)
+    ) { benchmark in
+      for _ in benchmark.scaledIterations { blackHole(apply(applying, to: graph)) }
+    }
     Benchmark(
       "pq-layout corpus \(name) (\(graph.nodeCount) nodes)",
       configuration: .init(
@@ -91,6 +132,18 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 50)
     ) { benchmark in
       for _ in benchmark.scaledIterations { blackHole(run("pq-layout", on: scheduled)) }
+    }
+  }
+  // Applying a `phased` table (the default encoding) trained on a 4k-node lattice sample, as the
+  // default pass does on big inputs, to lattices of about 10k, 100k and 1M nodes.
+  let latticeSample = latticeLSTM(instances: 48)
+  let latticePass = trainedPass(on: latticeSample)
+  for (label, instances) in [("10k", 120), ("100k", 1_200), ("1M", 12_000)] {
+    let lattices = latticeLSTM(instances: instances)
+    Benchmark("fsm-batch apply phased table lattice \(label)", configuration: configuration(label))
+    {
+      benchmark in
+      for _ in benchmark.scaledIterations { blackHole(apply(latticePass, to: lattices)) }
     }
   }
   let policyFile = trainedPolicyFile()
