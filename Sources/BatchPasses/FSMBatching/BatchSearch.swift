@@ -32,8 +32,19 @@ struct SearchProblem {
   /// Nodes with many operands keep a per-state count of pending operands (index into
   /// `State.widePending`, or -1); the others are checked by scanning their operands.
   let wideIndex: [Int32]
+  /// Per wide node: its distinct operands not executed in the start state.
   let wideOperandCount: [Int32]
   static let wideThreshold: Int32 = 8
+  /// The unbatched and free nodes executed before any move, and the batchable nodes ready then.
+  let initialNodes: [Int32]
+  let initialReady: [Int32]
+  /// What `drain` reads when node n runs, packed per node (`edgeStart[n]..<edgeStart[n + 1]`)
+  /// for one sequential read: per distinct user u, `u << 1 | (u is batchable ? 1 : 0)`, then a
+  /// tag, then the operands to check. The tag is the count of u's distinct operands, other than
+  /// n, that the start state has not executed (listed after it), or `-1 - w` for the wide node
+  /// of `widePending` index w (nothing listed). Nodes executed in the start state list nothing.
+  let edgeStart: [Int32]
+  let edges: [Int32]
 
   /// The whole graph: batchable types become slots (in type order), unbatched types stay.
   init(_ graph: BatchingGraph) {
@@ -116,14 +127,76 @@ struct SearchProblem {
       if kind[ni] >= 0 { pathCount[ni * slots + Int(kind[ni])] += 1 }
     }
     self.pathCount = pathCount
+    // Unbatched and free nodes run as soon as their operands have: the start state has run
+    // these (in topological order, every operand is decided before its user).
+    var initial = [Bool](repeating: false, count: nodeCount)
+    var initialNodes: [Int32] = []
+    var initialReady: [Int32] = []
+    for n in order {
+      let ni = Int(n)
+      var operandsRun = true
+      for j in Int(start[ni])..<Int(start[ni + 1]) where !initial[Int(operands[j])] {
+        operandsRun = false
+        break
+      }
+      guard operandsRun else { continue }
+      if kind[ni] >= 0 {
+        initialReady.append(n)
+      } else {
+        initial[ni] = true
+        initialNodes.append(n)
+      }
+    }
+    self.initialNodes = initialNodes
+    self.initialReady = initialReady
+    // Distinct operands still to run (not run in the start state), per node.
+    var mark = [Int32](repeating: -1, count: nodeCount)
+    var pendingStart = [Int32](repeating: 0, count: nodeCount + 1)
+    var pendingOperands: [Int32] = []
+    for n in 0..<nodeCount {
+      for j in Int(start[n])..<Int(start[n + 1]) {
+        let o = Int(operands[j])
+        if initial[o] || mark[o] == Int32(n) { continue }
+        mark[o] = Int32(n)
+        pendingOperands.append(Int32(o))
+      }
+      pendingStart[n + 1] = Int32(pendingOperands.count)
+    }
     var wideIndex = [Int32](repeating: -1, count: nodeCount)
     var wideOperandCount: [Int32] = []
     for n in 0..<nodeCount where start[n + 1] - start[n] > SearchProblem.wideThreshold {
       wideIndex[n] = Int32(wideOperandCount.count)
-      wideOperandCount.append(start[n + 1] - start[n])
+      wideOperandCount.append(pendingStart[n + 1] - pendingStart[n])
     }
     self.wideIndex = wideIndex
     self.wideOperandCount = wideOperandCount
+    var edgeStart = [Int32](repeating: 0, count: nodeCount + 1)
+    var edges: [Int32] = []
+    for i in mark.indices { mark[i] = -1 }
+    for n in 0..<nodeCount {
+      if !initial[n] {
+        for u32 in users[Int(userStart[n])..<Int(userStart[n + 1])] {
+          let u = Int(u32)
+          if mark[u] == Int32(n) { continue }
+          mark[u] = Int32(n)
+          edges.append(u32 << 1 | (kind[u] >= 0 ? 1 : 0))
+          if wideIndex[u] >= 0 {
+            edges.append(-1 - wideIndex[u])
+            continue
+          }
+          let tag = edges.count
+          edges.append(0)
+          for j in Int(pendingStart[u])..<Int(pendingStart[u + 1])
+          where pendingOperands[j] != Int32(n) {
+            edges.append(pendingOperands[j])
+          }
+          edges[tag] = Int32(edges.count - tag - 1)
+        }
+      }
+      edgeStart[n + 1] = Int32(edges.count)
+    }
+    self.edgeStart = edgeStart
+    self.edges = edges
     var rng = SeededGenerator(seed: 0x5EA4C4)
     zobrist = (0..<nodeCount).map { _ in rng.next() }
   }
@@ -152,8 +225,6 @@ struct SearchProblem {
 
   /// Scratch space of one search (not shared between threads).
   struct Scratch {
-    var stamp: [UInt32]
-    var generation: UInt32 = 0
     var queue: [Int32] = []
     var newlyReady: [Int32] = []
     /// The state `evaluate` runs moves on and undoes them again (its buffers stay unique).
@@ -161,7 +232,6 @@ struct SearchProblem {
     var groupMax: [Int32]
 
     init(_ problem: SearchProblem) {
-      stamp = Array(repeating: 0, count: problem.nodeCount)
       work = State(
         executed: Array(repeating: 0, count: (problem.nodeCount + 63) / 64), ready: [],
         readyCount: 0, groupMax: [], batches: 0, bound: 0, executedCount: 0, unbatchedLeft: 0,
@@ -229,24 +299,25 @@ struct SearchProblem {
     return summary
   }
 
-  /// The state before any move: unbatched and free nodes without operands already run.
+  /// The state before any move: unbatched and free nodes whose operands have all run, run.
   func start(_ scratch: inout Scratch) -> State {
     var state = State(
       executed: Array(repeating: 0, count: (nodeCount + 63) / 64),
       ready: Array(repeating: [], count: slotCount), readyCount: 0,
       groupMax: Array(repeating: 0, count: slotCount * slotCount), batches: 0,
-      bound: 0, executedCount: 0, unbatchedLeft: Int32(unbatchedTotal), hash: 0,
-      widePending: wideOperandCount)
-    scratch.queue.removeAll(keepingCapacity: true)
-    scratch.newlyReady.removeAll(keepingCapacity: true)
-    for n in 0..<nodeCount where operandStart[n] == operandStart[n + 1] {
-      if kind[n] >= 0 {
-        scratch.newlyReady.append(Int32(n))
-      } else {
-        scratch.queue.append(Int32(n))
+      bound: 0, executedCount: Int32(initialNodes.count), unbatchedLeft: Int32(unbatchedTotal),
+      hash: 0, widePending: wideOperandCount)
+    for n in initialNodes {
+      let ni = Int(n)
+      state.executed[ni >> 6] |= 1 << UInt64(ni & 63)
+      state.hash ^= zobrist[ni]
+      if kind[ni] == SearchProblem.unbatched {
+        state.batches += 1
+        state.unbatchedLeft -= 1
       }
     }
-    drain(&state, &scratch)
+    scratch.newlyReady.removeAll(keepingCapacity: true)
+    scratch.newlyReady.append(contentsOf: initialReady)
     finish(&state, &scratch)
     return state
   }
@@ -267,68 +338,58 @@ struct SearchProblem {
     return next
   }
 
-  /// Executes the queued nodes and, transitively, the unbatched and free nodes they make ready.
+  /// Executes the queued nodes and, transitively, the unbatched and free nodes they make ready
+  /// (appended to `scratch.newlyReady` when batchable). A user is checked when one of its
+  /// operands runs; it is ready once all have, which the last of them sees, so no node is found
+  /// twice (users and operands are distinct in `edges`).
   private func drain(_ state: inout State, _ scratch: inout Scratch) {
-    scratch.generation &+= 1
-    if scratch.generation == 0 {
-      for i in scratch.stamp.indices { scratch.stamp[i] = 0 }
-      scratch.generation = 1
-    }
-    let generation = scratch.generation
     var queue = scratch.queue
-    var stamp = scratch.stamp
     var executed = state.executed
     var ready = scratch.newlyReady
     var widePending = state.widePending
     state.widePending = []
     scratch.queue = []
-    scratch.stamp = []
     state.executed = []
     var batches: Int32 = 0
     var hash = state.hash
     var head = 0
     kind.withUnsafeBufferPointer { kind in
-      wideIndex.withUnsafeBufferPointer { wideIndex in
-        zobrist.withUnsafeBufferPointer { zobrist in
-          userStart.withUnsafeBufferPointer { userStart in
-            users.withUnsafeBufferPointer { users in
-              operandStart.withUnsafeBufferPointer { operandStart in
-                operands.withUnsafeBufferPointer { operands in
-                  stamp.withUnsafeMutableBufferPointer { stamp in
-                    executed.withUnsafeMutableBufferPointer { bits in
-                      widePending.withUnsafeMutableBufferPointer { widePending in
-                        while head < queue.count {
-                          let n = Int(queue[head])
-                          head += 1
-                          if kind[n] == SearchProblem.unbatched { batches += 1 }
-                          bits[n >> 6] |= 1 << UInt64(n & 63)
-                          hash ^= zobrist[n]
-                          for i in Int(userStart[n])..<Int(userStart[n + 1]) {
-                            let u = Int(users[i])
-                            if stamp[u] == generation { continue }
-                            var isReady = true
-                            if wideIndex[u] >= 0 {
-                              widePending[Int(wideIndex[u])] -= 1
-                              if widePending[Int(wideIndex[u])] > 0 { continue }
-                            } else {
-                              for j in Int(operandStart[u])..<Int(operandStart[u + 1]) {
-                                let o = Int(operands[j])
-                                if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
-                                  isReady = false
-                                  break
-                                }
-                              }
-                            }
-                            if !isReady { continue }
-                            stamp[u] = generation
-                            if kind[u] >= 0 {
-                              ready.append(Int32(u))
-                            } else {
-                              queue.append(Int32(u))
-                            }
-                          }
+      zobrist.withUnsafeBufferPointer { zobrist in
+        edgeStart.withUnsafeBufferPointer { edgeStart in
+          edges.withUnsafeBufferPointer { edges in
+            executed.withUnsafeMutableBufferPointer { bits in
+              widePending.withUnsafeMutableBufferPointer { widePending in
+                while head < queue.count {
+                  let n = Int(queue[head])
+                  head += 1
+                  if kind[n] == SearchProblem.unbatched { batches += 1 }
+                  bits[n >> 6] |= 1 << UInt64(n & 63)
+                  hash ^= zobrist[n]
+                  var e = Int(edgeStart[n])
+                  let end = Int(edgeStart[n + 1])
+                  while e < end {
+                    let entry = edges[e]
+                    let tag = Int(edges[e + 1])
+                    e += 2
+                    if tag < 0 {
+                      widePending[-1 - tag] -= 1
+                      if widePending[-1 - tag] > 0 { continue }
+                    } else {
+                      var isReady = true
+                      for j in e..<e + tag {
+                        let o = Int(edges[j])
+                        if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
+                          isReady = false
+                          break
                         }
                       }
+                      e += tag
+                      if !isReady { continue }
+                    }
+                    if entry & 1 != 0 {
+                      ready.append(entry >> 1)
+                    } else {
+                      queue.append(entry >> 1)
                     }
                   }
                 }
@@ -346,7 +407,6 @@ struct SearchProblem {
     state.executed = executed
     scratch.newlyReady = ready
     scratch.queue = queue
-    scratch.stamp = stamp
   }
 
   /// Raises each group's per-slot maxima (`groupMax[group · slots + slot]`) by the path counts
