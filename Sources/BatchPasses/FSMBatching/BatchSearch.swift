@@ -249,6 +249,8 @@ struct SearchProblem {
     var hash: UInt64
     /// Sum of the successor's per-group path maxima (a tie-break).
     var spread: Int32
+    /// Moves of the successor that may lower its bound (`boundLoweringMoves`, a tie-break).
+    var lowering: Int32
 
     var estimate: Int32 { batches + bound }
   }
@@ -281,17 +283,21 @@ struct SearchProblem {
     let slotCount = self.slotCount
     var total: Int32 = 0
     var spread: Int32 = 0
+    var lowering: Int32 = 0
     scratch.groupMax.withUnsafeMutableBufferPointer { groupMax in
       for i in 0..<groupMax.count { groupMax[i] = state.groupMax[i] }
       for s in 0..<slotCount { groupMax[slot * slotCount + s] = 0 }
       total = raise(groupMax, by: scratch.newlyReady)
       for i in 0..<groupMax.count { spread += groupMax[i] }
+      lowering = SearchProblem.boundLoweringMoves(
+        UnsafeBufferPointer(groupMax), slotCount: slotCount)
     }
     let summary = Summary(
       batches: work.batches, bound: work.unbatchedLeft + total,
       readyCount: state.readyCount - Int32(state.ready[slot].count)
         + Int32(scratch.newlyReady.count),
-      executedCount: work.executedCount, hash: work.hash, spread: spread)
+      executedCount: work.executedCount, hash: work.hash, spread: spread,
+      lowering: lowering)
     work.executed.withUnsafeMutableBufferPointer { bits in
       for n in scratch.queue { bits[Int(n) >> 6] &= ~(1 << UInt64(Int(n) & 63)) }
     }
@@ -468,6 +474,26 @@ struct SearchProblem {
     }
   }
 
+  /// How many ready groups are the only group with the largest path maximum of some slot: the
+  /// moves whose successor's path part of the bound can drop (`cheapEstimates`).
+  static func boundLoweringMoves(_ groupMax: UnsafeBufferPointer<Int32>, slotCount: Int) -> Int32
+  {
+    var isLowering: UInt64 = 0
+    for s in 0..<slotCount {
+      var (first, second, group): (Int32, Int32, Int) = (0, 0, -1)
+      for g in 0..<slotCount {
+        let value = groupMax[g * slotCount + s]
+        if value > first {
+          (second, first, group) = (first, value, g)
+        } else if value > second {
+          second = value
+        }
+      }
+      if first > second { isLowering |= 1 << UInt64(group) }
+    }
+    return Int32(isLowering.nonzeroBitCount)
+  }
+
   /// The slots with ready nodes, ascending.
   func readySlots(_ state: State) -> [Int] {
     (0..<slotCount).filter { !state.ready[$0].isEmpty }
@@ -484,6 +510,9 @@ public enum BeamTieBreak: String, CaseIterable, Sendable {
   case order
   /// Smaller sum of the per-type path maxima of every ready group first.
   case spread
+  /// More ready types whose move may lower the bound first (a group that alone holds the
+  /// largest path maximum of some type), then more ready nodes.
+  case lowering
   /// Three quarters of the beam by `ready`, the last quarter by `spread` (a diverse beam).
   case mixed
 }
@@ -540,10 +569,11 @@ public enum BeamBatching {
       (c.summary.estimate, -c.summary.readyCount, c.summary.spread, c.order)
     }
     func key(_ c: Candidate) -> (Int32, Int32, Int32, Int32) {
-      switch tieBreak {
+      return switch tieBreak {
       case .progress: (c.summary.estimate, -c.summary.executedCount, 0, c.order)
       case .ready: readyKey(c)
       case .order: (c.summary.estimate, 0, 0, c.order)
+      case .lowering: (c.summary.estimate, -c.summary.lowering, -c.summary.readyCount, c.order)
       case .spread, .mixed:
         (c.summary.estimate, c.summary.spread, -c.summary.readyCount, c.order)
       }
