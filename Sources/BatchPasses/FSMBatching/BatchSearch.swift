@@ -38,13 +38,32 @@ struct SearchProblem {
   /// The unbatched and free nodes executed before any move, and the batchable nodes ready then.
   let initialNodes: [Int32]
   let initialReady: [Int32]
-  /// What `drain` reads when node n runs, packed per node (`edgeStart[n]..<edgeStart[n + 1]`)
-  /// for one sequential read: per distinct user u, `u << 1 | (u is batchable ? 1 : 0)`, then a
+  /// What `drain` reads when node n runs, packed per node (`nodeInfo[n]` has the range) for one
+  /// sequential read: per distinct user u, `u << 1 | (u is batchable ? 1 : 0)`, then a
   /// tag, then the operands to check. The tag is the count of u's distinct operands, other than
   /// n, that the start state has not executed (listed after it), or `-1 - w` for the wide node
   /// of `widePending` index w (nothing listed). Nodes executed in the start state list nothing.
-  let edgeStart: [Int32]
   let edges: [Int32]
+  /// What `drain` reads first when a node runs, in one place: its Zobrist key, its range of
+  /// `edges`, and whether it is unbatched.
+  struct NodeInfo {
+    var key: UInt64
+    var edgeBegin: Int32
+    /// `edgeEnd << 1 | (unbatched ? 1 : 0)`.
+    var edgeEndAndUnbatched: Int32
+  }
+  let nodeInfo: [NodeInfo]
+  /// Node of each wide index.
+  let wideNode: [Int32]
+  /// Batchable nodes whose users are all wide (a lattice's outputs, read only by the loss):
+  /// nothing reads their executed bits, so a state keeps its ready sinks only in aggregate
+  /// (`State.sinks`, `State.sinkHash`) and a move runs them without visiting them. With more
+  /// than `maxSinkWide` wide nodes only nodes without users are sinks.
+  let isSink: [Bool]
+  /// Wide nodes counted per group in `State.sinks` (all of them, or none).
+  let sinkWideCount: Int
+  var sinkStride: Int { sinkWideCount + 1 }
+  static let maxSinkWide = 64
 
   /// The whole graph: batchable types become slots (in type order), unbatched types stay.
   init(_ graph: BatchingGraph) {
@@ -170,6 +189,20 @@ struct SearchProblem {
     }
     self.wideIndex = wideIndex
     self.wideOperandCount = wideOperandCount
+    wideNode = (0..<nodeCount).filter { wideIndex[$0] >= 0 }.map(Int32.init)
+    let sinkWideCount = wideOperandCount.count <= SearchProblem.maxSinkWide
+      ? wideOperandCount.count : 0
+    self.sinkWideCount = sinkWideCount
+    var isSink = [Bool](repeating: false, count: nodeCount)
+    for n in 0..<nodeCount where kind[n] >= 0 {
+      var onlyWide = true
+      for i in Int(self.userStart[n])..<Int(self.userStart[n + 1])
+      where wideIndex[Int(self.users[i])] < 0 {
+        onlyWide = false
+      }
+      isSink[n] = self.userStart[n] == self.userStart[n + 1] || (sinkWideCount > 0 && onlyWide)
+    }
+    self.isSink = isSink
     var edgeStart = [Int32](repeating: 0, count: nodeCount + 1)
     var edges: [Int32] = []
     for i in mark.indices { mark[i] = -1 }
@@ -195,10 +228,15 @@ struct SearchProblem {
       }
       edgeStart[n + 1] = Int32(edges.count)
     }
-    self.edgeStart = edgeStart
     self.edges = edges
     var rng = SeededGenerator(seed: 0x5EA4C4)
-    zobrist = (0..<nodeCount).map { _ in rng.next() }
+    let zobrist = (0..<nodeCount).map { _ in rng.next() }
+    self.zobrist = zobrist
+    nodeInfo = (0..<nodeCount).map { n in
+      NodeInfo(
+        key: zobrist[n], edgeBegin: edgeStart[n],
+        edgeEndAndUnbatched: edgeStart[n + 1] << 1 | (kind[n] == SearchProblem.unbatched ? 1 : 0))
+    }
   }
 
   /// One state of the machine: the executed nodes and the ready batchable ones.
@@ -218,6 +256,11 @@ struct SearchProblem {
     var hash: UInt64
     /// Pending operands of each wide node.
     var widePending: [Int32]
+    /// Ready sink nodes (`SearchProblem.isSink`, not in `ready`) per group, in aggregate:
+    /// `sinks[g * sinkStride]` counts them, `sinks[g * sinkStride + 1 + w]` their edges to wide
+    /// node w; `sinkHash[g]` is the XOR of their keys.
+    var sinks: [Int32]
+    var sinkHash: [UInt64]
 
     var isFinished: Bool { readyCount == 0 }
     var estimate: Int32 { batches + bound }
@@ -235,7 +278,7 @@ struct SearchProblem {
       work = State(
         executed: Array(repeating: 0, count: (problem.nodeCount + 63) / 64), ready: [],
         readyCount: 0, groupMax: [], batches: 0, bound: 0, executedCount: 0, unbatchedLeft: 0,
-        hash: 0, widePending: problem.wideOperandCount)
+        hash: 0, widePending: problem.wideOperandCount, sinks: [], sinkHash: [])
       groupMax = Array(repeating: 0, count: problem.slotCount * problem.slotCount)
     }
   }
@@ -268,17 +311,18 @@ struct SearchProblem {
   /// work state is restored afterwards. Allocates nothing.
   func evaluate(_ state: State, slot: Int, _ scratch: inout Scratch) -> Summary {
     for i in 0..<wideOperandCount.count { scratch.work.widePending[i] = state.widePending[i] }
-    scratch.work.hash = state.hash
+    scratch.work.hash = state.hash ^ state.sinkHash[slot]
     scratch.work.batches = state.batches + 1
     scratch.work.unbatchedLeft = state.unbatchedLeft
-    scratch.work.executedCount = state.executedCount
+    scratch.work.executedCount = state.executedCount + state.sinks[slot * sinkStride]
     scratch.queue.removeAll(keepingCapacity: true)
     scratch.queue.append(contentsOf: state.ready[slot])
     scratch.newlyReady.removeAll(keepingCapacity: true)
     var work = scratch.work
     scratch.work = State(
       executed: [], ready: [], readyCount: 0, groupMax: [], batches: 0, bound: 0,
-      executedCount: 0, unbatchedLeft: 0, hash: 0, widePending: [])
+      executedCount: 0, unbatchedLeft: 0, hash: 0, widePending: [], sinks: [], sinkHash: [])
+    runSinks(of: state, slot: slot, &work.widePending, &scratch)
     drain(&work, &scratch)
     let slotCount = self.slotCount
     var total: Int32 = 0
@@ -294,8 +338,7 @@ struct SearchProblem {
     }
     let summary = Summary(
       batches: work.batches, bound: work.unbatchedLeft + total,
-      readyCount: state.readyCount - Int32(state.ready[slot].count)
-        + Int32(scratch.newlyReady.count),
+      readyCount: state.readyCount - groupSize(state, slot) + Int32(scratch.newlyReady.count),
       executedCount: work.executedCount, hash: work.hash, spread: spread,
       lowering: lowering)
     work.executed.withUnsafeMutableBufferPointer { bits in
@@ -312,7 +355,9 @@ struct SearchProblem {
       ready: Array(repeating: [], count: slotCount), readyCount: 0,
       groupMax: Array(repeating: 0, count: slotCount * slotCount), batches: 0,
       bound: 0, executedCount: Int32(initialNodes.count), unbatchedLeft: Int32(unbatchedTotal),
-      hash: 0, widePending: wideOperandCount)
+      hash: 0, widePending: wideOperandCount,
+      sinks: Array(repeating: 0, count: slotCount * sinkStride),
+      sinkHash: Array(repeating: 0, count: slotCount))
     for n in initialNodes {
       let ni = Int(n)
       state.executed[ni >> 6] |= 1 << UInt64(ni & 63)
@@ -336,12 +381,45 @@ struct SearchProblem {
     scratch.queue.append(contentsOf: state.ready[slot])
     scratch.newlyReady.removeAll(keepingCapacity: true)
     next.ready[slot] = []
-    next.readyCount -= Int32(state.ready[slot].count)
+    next.readyCount -= groupSize(state, slot)
     for s in 0..<slotCount { next.groupMax[slot * slotCount + s] = 0 }
     next.batches += 1
+    runSinks(of: state, slot: slot, &next.widePending, &scratch)
+    next.hash ^= state.sinkHash[slot]
+    next.executedCount += state.sinks[slot * sinkStride]
+    if state.sinks[slot * sinkStride] > 0 {
+      for i in 0..<sinkStride { next.sinks[slot * sinkStride + i] = 0 }
+      next.sinkHash[slot] = 0
+    }
     drain(&next, &scratch)
     finish(&next, &scratch)
     return next
+  }
+
+  /// Ready nodes of `slot`, sinks included.
+  @inline(__always)
+  func groupSize(_ state: State, _ slot: Int) -> Int32 {
+    Int32(state.ready[slot].count) + state.sinks[slot * sinkStride]
+  }
+
+  /// Runs the ready sinks of `slot` in aggregate: lowers the pending counts of their wide users
+  /// and queues (or, when batchable, lists as newly ready) those left with none.
+  private func runSinks(
+    of state: State, slot: Int, _ widePending: inout [Int32], _ scratch: inout Scratch
+  ) {
+    let base = slot * sinkStride
+    guard state.sinks[base] > 0 else { return }
+    for w in 0..<sinkWideCount where state.sinks[base + 1 + w] > 0 {
+      widePending[w] -= state.sinks[base + 1 + w]
+      if widePending[w] == 0 {
+        let u = wideNode[w]
+        if kind[Int(u)] >= 0 {
+          scratch.newlyReady.append(u)
+        } else {
+          scratch.queue.append(u)
+        }
+      }
+    }
   }
 
   /// Executes the queued nodes and, transitively, the unbatched and free nodes they make ready
@@ -359,45 +437,42 @@ struct SearchProblem {
     var batches: Int32 = 0
     var hash = state.hash
     var head = 0
-    kind.withUnsafeBufferPointer { kind in
-      zobrist.withUnsafeBufferPointer { zobrist in
-        edgeStart.withUnsafeBufferPointer { edgeStart in
-          edges.withUnsafeBufferPointer { edges in
-            executed.withUnsafeMutableBufferPointer { bits in
-              widePending.withUnsafeMutableBufferPointer { widePending in
-                while head < queue.count {
-                  let n = Int(queue[head])
-                  head += 1
-                  if kind[n] == SearchProblem.unbatched { batches += 1 }
-                  bits[n >> 6] |= 1 << UInt64(n & 63)
-                  hash ^= zobrist[n]
-                  var e = Int(edgeStart[n])
-                  let end = Int(edgeStart[n + 1])
-                  while e < end {
-                    let entry = edges[e]
-                    let tag = Int(edges[e + 1])
-                    e += 2
-                    if tag < 0 {
-                      widePending[-1 - tag] -= 1
-                      if widePending[-1 - tag] > 0 { continue }
-                    } else {
-                      var isReady = true
-                      for j in e..<e + tag {
-                        let o = Int(edges[j])
-                        if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
-                          isReady = false
-                          break
-                        }
-                      }
-                      e += tag
-                      if !isReady { continue }
-                    }
-                    if entry & 1 != 0 {
-                      ready.append(entry >> 1)
-                    } else {
-                      queue.append(entry >> 1)
+    nodeInfo.withUnsafeBufferPointer { nodeInfo in
+      edges.withUnsafeBufferPointer { edges in
+        executed.withUnsafeMutableBufferPointer { bits in
+          widePending.withUnsafeMutableBufferPointer { widePending in
+            while head < queue.count {
+              let n = Int(queue[head])
+              head += 1
+              let info = nodeInfo[n]
+              batches += info.edgeEndAndUnbatched & 1
+              bits[n >> 6] |= 1 << UInt64(n & 63)
+              hash ^= info.key
+              var e = Int(info.edgeBegin)
+              let end = Int(info.edgeEndAndUnbatched >> 1)
+              while e < end {
+                let entry = edges[e]
+                let tag = Int(edges[e + 1])
+                e += 2
+                if tag < 0 {
+                  widePending[-1 - tag] -= 1
+                  if widePending[-1 - tag] > 0 { continue }
+                } else {
+                  var isReady = true
+                  for j in e..<e + tag {
+                    let o = Int(edges[j])
+                    if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
+                      isReady = false
+                      break
                     }
                   }
+                  e += tag
+                  if !isReady { continue }
+                }
+                if entry & 1 != 0 {
+                  ready.append(entry >> 1)
+                } else {
+                  queue.append(entry >> 1)
                 }
               }
             }
@@ -443,7 +518,21 @@ struct SearchProblem {
 
   /// Adds the newly ready nodes to their groups and recomputes the bound.
   private func finish(_ state: inout State, _ scratch: inout Scratch) {
-    for n in scratch.newlyReady { state.ready[Int(kind[Int(n)])].append(n) }
+    for n in scratch.newlyReady {
+      let g = Int(kind[Int(n)])
+      if isSink[Int(n)] {
+        let base = g * sinkStride
+        state.sinks[base] += 1
+        state.sinkHash[g] ^= zobrist[Int(n)]
+        // A sink's edges are all to wide nodes (distinct ones): (user, -1 - wide index) pairs.
+        let info = nodeInfo[Int(n)]
+        for e in stride(from: Int(info.edgeBegin), to: Int(info.edgeEndAndUnbatched >> 1), by: 2) {
+          state.sinks[base + Int(-edges[e + 1])] += 1
+        }
+      } else {
+        state.ready[g].append(n)
+      }
+    }
     let total = state.groupMax.withUnsafeMutableBufferPointer { groupMax in
       raise(groupMax, by: scratch.newlyReady)
     }
@@ -496,7 +585,7 @@ struct SearchProblem {
 
   /// The slots with ready nodes, ascending.
   func readySlots(_ state: State) -> [Int] {
-    (0..<slotCount).filter { !state.ready[$0].isEmpty }
+    (0..<slotCount).filter { groupSize(state, $0) > 0 }
   }
 }
 
@@ -600,11 +689,11 @@ public enum BeamBatching {
       pending.removeAll(keepingCapacity: true)
       for (i, state) in beam.enumerated() {
         problem.cheapEstimates(state, into: &cheap)
-        for slot in 0..<problem.slotCount where !state.ready[slot].isEmpty {
+        for slot in 0..<problem.slotCount where problem.groupSize(state, slot) > 0 {
           pending.append(
             Move(
               cheap: cheap[slot], parent: Int32(i), slot: Int32(slot), order: Int32(pending.count),
-              mayFinish: state.ready[slot].count == state.readyCount))
+              mayFinish: problem.groupSize(state, slot) == state.readyCount))
         }
       }
       pending.sort { ($0.cheap, $0.order) < ($1.cheap, $1.order) }
@@ -765,7 +854,7 @@ enum AStarBatching {
       // The expanded state is not needed again except through parent links: free its storage.
       states[index].ready = []
       problem.load(state, &scratch)
-      for slot in 0..<problem.slotCount where !state.ready[slot].isEmpty {
+      for slot in 0..<problem.slotCount where problem.groupSize(state, slot) > 0 {
         let summary = problem.evaluate(state, slot: slot, &scratch)
         if let known = bestBatches[summary.hash], known <= summary.batches { continue }
         bestBatches[summary.hash] = summary.batches
