@@ -190,7 +190,8 @@ struct SearchProblem {
     self.wideIndex = wideIndex
     self.wideOperandCount = wideOperandCount
     wideNode = (0..<nodeCount).filter { wideIndex[$0] >= 0 }.map(Int32.init)
-    let sinkWideCount = wideOperandCount.count <= SearchProblem.maxSinkWide
+    let sinkWideCount =
+      wideOperandCount.count <= SearchProblem.maxSinkWide
       ? wideOperandCount.count : 0
     self.sinkWideCount = sinkWideCount
     var isSink = [Bool](repeating: false, count: nodeCount)
@@ -565,8 +566,7 @@ struct SearchProblem {
 
   /// How many ready groups are the only group with the largest path maximum of some slot: the
   /// moves whose successor's path part of the bound can drop (`cheapEstimates`).
-  static func boundLoweringMoves(_ groupMax: UnsafeBufferPointer<Int32>, slotCount: Int) -> Int32
-  {
+  static func boundLoweringMoves(_ groupMax: UnsafeBufferPointer<Int32>, slotCount: Int) -> Int32 {
     var isLowering: UInt64 = 0
     for s in 0..<slotCount {
       var (first, second, group): (Int32, Int32, Int) = (0, 0, -1)
