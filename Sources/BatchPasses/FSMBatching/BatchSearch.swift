@@ -32,8 +32,38 @@ struct SearchProblem {
   /// Nodes with many operands keep a per-state count of pending operands (index into
   /// `State.widePending`, or -1); the others are checked by scanning their operands.
   let wideIndex: [Int32]
+  /// Per wide node: its distinct operands not executed in the start state.
   let wideOperandCount: [Int32]
   static let wideThreshold: Int32 = 8
+  /// The unbatched and free nodes executed before any move, and the batchable nodes ready then.
+  let initialNodes: [Int32]
+  let initialReady: [Int32]
+  /// What `drain` reads when node n runs, packed per node (`nodeInfo[n]` has the range) for one
+  /// sequential read: per distinct user u, `u << 1 | (u is batchable ? 1 : 0)`, then a
+  /// tag, then the operands to check. The tag is the count of u's distinct operands, other than
+  /// n, that the start state has not executed (listed after it), or `-1 - w` for the wide node
+  /// of `widePending` index w (nothing listed). Nodes executed in the start state list nothing.
+  let edges: [Int32]
+  /// What `drain` reads first when a node runs, in one place: its Zobrist key, its range of
+  /// `edges`, and whether it is unbatched.
+  struct NodeInfo {
+    var key: UInt64
+    var edgeBegin: Int32
+    /// `edgeEnd << 1 | (unbatched ? 1 : 0)`.
+    var edgeEndAndUnbatched: Int32
+  }
+  let nodeInfo: [NodeInfo]
+  /// Node of each wide index.
+  let wideNode: [Int32]
+  /// Batchable nodes whose users are all wide (a lattice's outputs, read only by the loss):
+  /// nothing reads their executed bits, so a state keeps its ready sinks only in aggregate
+  /// (`State.sinks`, `State.sinkHash`) and a move runs them without visiting them. With more
+  /// than `maxSinkWide` wide nodes only nodes without users are sinks.
+  let isSink: [Bool]
+  /// Wide nodes counted per group in `State.sinks` (all of them, or none).
+  let sinkWideCount: Int
+  var sinkStride: Int { sinkWideCount + 1 }
+  static let maxSinkWide = 64
 
   /// The whole graph: batchable types become slots (in type order), unbatched types stay.
   init(_ graph: BatchingGraph) {
@@ -116,16 +146,98 @@ struct SearchProblem {
       if kind[ni] >= 0 { pathCount[ni * slots + Int(kind[ni])] += 1 }
     }
     self.pathCount = pathCount
+    // Unbatched and free nodes run as soon as their operands have: the start state has run
+    // these (in topological order, every operand is decided before its user).
+    var initial = [Bool](repeating: false, count: nodeCount)
+    var initialNodes: [Int32] = []
+    var initialReady: [Int32] = []
+    for n in order {
+      let ni = Int(n)
+      var operandsRun = true
+      for j in Int(start[ni])..<Int(start[ni + 1]) where !initial[Int(operands[j])] {
+        operandsRun = false
+        break
+      }
+      guard operandsRun else { continue }
+      if kind[ni] >= 0 {
+        initialReady.append(n)
+      } else {
+        initial[ni] = true
+        initialNodes.append(n)
+      }
+    }
+    self.initialNodes = initialNodes
+    self.initialReady = initialReady
+    // Distinct operands still to run (not run in the start state), per node.
+    var mark = [Int32](repeating: -1, count: nodeCount)
+    var pendingStart = [Int32](repeating: 0, count: nodeCount + 1)
+    var pendingOperands: [Int32] = []
+    for n in 0..<nodeCount {
+      for j in Int(start[n])..<Int(start[n + 1]) {
+        let o = Int(operands[j])
+        if initial[o] || mark[o] == Int32(n) { continue }
+        mark[o] = Int32(n)
+        pendingOperands.append(Int32(o))
+      }
+      pendingStart[n + 1] = Int32(pendingOperands.count)
+    }
     var wideIndex = [Int32](repeating: -1, count: nodeCount)
     var wideOperandCount: [Int32] = []
     for n in 0..<nodeCount where start[n + 1] - start[n] > SearchProblem.wideThreshold {
       wideIndex[n] = Int32(wideOperandCount.count)
-      wideOperandCount.append(start[n + 1] - start[n])
+      wideOperandCount.append(pendingStart[n + 1] - pendingStart[n])
     }
     self.wideIndex = wideIndex
     self.wideOperandCount = wideOperandCount
+    wideNode = (0..<nodeCount).filter { wideIndex[$0] >= 0 }.map(Int32.init)
+    let sinkWideCount =
+      wideOperandCount.count <= SearchProblem.maxSinkWide
+      ? wideOperandCount.count : 0
+    self.sinkWideCount = sinkWideCount
+    var isSink = [Bool](repeating: false, count: nodeCount)
+    for n in 0..<nodeCount where kind[n] >= 0 {
+      var onlyWide = true
+      for i in Int(self.userStart[n])..<Int(self.userStart[n + 1])
+      where wideIndex[Int(self.users[i])] < 0 {
+        onlyWide = false
+      }
+      isSink[n] = self.userStart[n] == self.userStart[n + 1] || (sinkWideCount > 0 && onlyWide)
+    }
+    self.isSink = isSink
+    var edgeStart = [Int32](repeating: 0, count: nodeCount + 1)
+    var edges: [Int32] = []
+    for i in mark.indices { mark[i] = -1 }
+    for n in 0..<nodeCount {
+      if !initial[n] {
+        for u32 in users[Int(userStart[n])..<Int(userStart[n + 1])] {
+          let u = Int(u32)
+          if mark[u] == Int32(n) { continue }
+          mark[u] = Int32(n)
+          edges.append(u32 << 1 | (kind[u] >= 0 ? 1 : 0))
+          if wideIndex[u] >= 0 {
+            edges.append(-1 - wideIndex[u])
+            continue
+          }
+          let tag = edges.count
+          edges.append(0)
+          for j in Int(pendingStart[u])..<Int(pendingStart[u + 1])
+          where pendingOperands[j] != Int32(n) {
+            edges.append(pendingOperands[j])
+          }
+          edges[tag] = Int32(edges.count - tag - 1)
+        }
+      }
+      edgeStart[n + 1] = Int32(edges.count)
+    }
+    self.edges = edges
     var rng = SeededGenerator(seed: 0x5EA4C4)
-    zobrist = (0..<nodeCount).map { _ in rng.next() }
+    let zobrist = (0..<nodeCount).map { _ in rng.next() }
+    self.zobrist = zobrist
+    nodeInfo = (0..<nodeCount).map { n in
+      NodeInfo(
+        key: zobrist[n], edgeBegin: edgeStart[n],
+        edgeEndAndUnbatched: edgeStart[n + 1] << 1 | (kind[n] == SearchProblem.unbatched ? 1 : 0))
+    }
   }
 
   /// One state of the machine: the executed nodes and the ready batchable ones.
@@ -145,6 +257,11 @@ struct SearchProblem {
     var hash: UInt64
     /// Pending operands of each wide node.
     var widePending: [Int32]
+    /// Ready sink nodes (`SearchProblem.isSink`, not in `ready`) per group, in aggregate:
+    /// `sinks[g * sinkStride]` counts them, `sinks[g * sinkStride + 1 + w]` their edges to wide
+    /// node w; `sinkHash[g]` is the XOR of their keys.
+    var sinks: [Int32]
+    var sinkHash: [UInt64]
 
     var isFinished: Bool { readyCount == 0 }
     var estimate: Int32 { batches + bound }
@@ -152,8 +269,6 @@ struct SearchProblem {
 
   /// Scratch space of one search (not shared between threads).
   struct Scratch {
-    var stamp: [UInt32]
-    var generation: UInt32 = 0
     var queue: [Int32] = []
     var newlyReady: [Int32] = []
     /// The state `evaluate` runs moves on and undoes them again (its buffers stay unique).
@@ -161,11 +276,10 @@ struct SearchProblem {
     var groupMax: [Int32]
 
     init(_ problem: SearchProblem) {
-      stamp = Array(repeating: 0, count: problem.nodeCount)
       work = State(
         executed: Array(repeating: 0, count: (problem.nodeCount + 63) / 64), ready: [],
         readyCount: 0, groupMax: [], batches: 0, bound: 0, executedCount: 0, unbatchedLeft: 0,
-        hash: 0, widePending: problem.wideOperandCount)
+        hash: 0, widePending: problem.wideOperandCount, sinks: [], sinkHash: [])
       groupMax = Array(repeating: 0, count: problem.slotCount * problem.slotCount)
     }
   }
@@ -179,6 +293,8 @@ struct SearchProblem {
     var hash: UInt64
     /// Sum of the successor's per-group path maxima (a tie-break).
     var spread: Int32
+    /// Moves of the successor that may lower its bound (`boundLoweringMoves`, a tie-break).
+    var lowering: Int32
 
     var estimate: Int32 { batches + bound }
   }
@@ -196,32 +312,36 @@ struct SearchProblem {
   /// work state is restored afterwards. Allocates nothing.
   func evaluate(_ state: State, slot: Int, _ scratch: inout Scratch) -> Summary {
     for i in 0..<wideOperandCount.count { scratch.work.widePending[i] = state.widePending[i] }
-    scratch.work.hash = state.hash
+    scratch.work.hash = state.hash ^ state.sinkHash[slot]
     scratch.work.batches = state.batches + 1
     scratch.work.unbatchedLeft = state.unbatchedLeft
-    scratch.work.executedCount = state.executedCount
+    scratch.work.executedCount = state.executedCount + state.sinks[slot * sinkStride]
     scratch.queue.removeAll(keepingCapacity: true)
     scratch.queue.append(contentsOf: state.ready[slot])
     scratch.newlyReady.removeAll(keepingCapacity: true)
     var work = scratch.work
     scratch.work = State(
       executed: [], ready: [], readyCount: 0, groupMax: [], batches: 0, bound: 0,
-      executedCount: 0, unbatchedLeft: 0, hash: 0, widePending: [])
+      executedCount: 0, unbatchedLeft: 0, hash: 0, widePending: [], sinks: [], sinkHash: [])
+    runSinks(of: state, slot: slot, &work.widePending, &scratch)
     drain(&work, &scratch)
     let slotCount = self.slotCount
     var total: Int32 = 0
     var spread: Int32 = 0
+    var lowering: Int32 = 0
     scratch.groupMax.withUnsafeMutableBufferPointer { groupMax in
       for i in 0..<groupMax.count { groupMax[i] = state.groupMax[i] }
       for s in 0..<slotCount { groupMax[slot * slotCount + s] = 0 }
       total = raise(groupMax, by: scratch.newlyReady)
       for i in 0..<groupMax.count { spread += groupMax[i] }
+      lowering = SearchProblem.boundLoweringMoves(
+        UnsafeBufferPointer(groupMax), slotCount: slotCount)
     }
     let summary = Summary(
       batches: work.batches, bound: work.unbatchedLeft + total,
-      readyCount: state.readyCount - Int32(state.ready[slot].count)
-        + Int32(scratch.newlyReady.count),
-      executedCount: work.executedCount, hash: work.hash, spread: spread)
+      readyCount: state.readyCount - groupSize(state, slot) + Int32(scratch.newlyReady.count),
+      executedCount: work.executedCount, hash: work.hash, spread: spread,
+      lowering: lowering)
     work.executed.withUnsafeMutableBufferPointer { bits in
       for n in scratch.queue { bits[Int(n) >> 6] &= ~(1 << UInt64(Int(n) & 63)) }
     }
@@ -229,24 +349,27 @@ struct SearchProblem {
     return summary
   }
 
-  /// The state before any move: unbatched and free nodes without operands already run.
+  /// The state before any move: unbatched and free nodes whose operands have all run, run.
   func start(_ scratch: inout Scratch) -> State {
     var state = State(
       executed: Array(repeating: 0, count: (nodeCount + 63) / 64),
       ready: Array(repeating: [], count: slotCount), readyCount: 0,
       groupMax: Array(repeating: 0, count: slotCount * slotCount), batches: 0,
-      bound: 0, executedCount: 0, unbatchedLeft: Int32(unbatchedTotal), hash: 0,
-      widePending: wideOperandCount)
-    scratch.queue.removeAll(keepingCapacity: true)
-    scratch.newlyReady.removeAll(keepingCapacity: true)
-    for n in 0..<nodeCount where operandStart[n] == operandStart[n + 1] {
-      if kind[n] >= 0 {
-        scratch.newlyReady.append(Int32(n))
-      } else {
-        scratch.queue.append(Int32(n))
+      bound: 0, executedCount: Int32(initialNodes.count), unbatchedLeft: Int32(unbatchedTotal),
+      hash: 0, widePending: wideOperandCount,
+      sinks: Array(repeating: 0, count: slotCount * sinkStride),
+      sinkHash: Array(repeating: 0, count: slotCount))
+    for n in initialNodes {
+      let ni = Int(n)
+      state.executed[ni >> 6] |= 1 << UInt64(ni & 63)
+      state.hash ^= zobrist[ni]
+      if kind[ni] == SearchProblem.unbatched {
+        state.batches += 1
+        state.unbatchedLeft -= 1
       }
     }
-    drain(&state, &scratch)
+    scratch.newlyReady.removeAll(keepingCapacity: true)
+    scratch.newlyReady.append(contentsOf: initialReady)
     finish(&state, &scratch)
     return state
   }
@@ -259,78 +382,98 @@ struct SearchProblem {
     scratch.queue.append(contentsOf: state.ready[slot])
     scratch.newlyReady.removeAll(keepingCapacity: true)
     next.ready[slot] = []
-    next.readyCount -= Int32(state.ready[slot].count)
+    next.readyCount -= groupSize(state, slot)
     for s in 0..<slotCount { next.groupMax[slot * slotCount + s] = 0 }
     next.batches += 1
+    runSinks(of: state, slot: slot, &next.widePending, &scratch)
+    next.hash ^= state.sinkHash[slot]
+    next.executedCount += state.sinks[slot * sinkStride]
+    if state.sinks[slot * sinkStride] > 0 {
+      for i in 0..<sinkStride { next.sinks[slot * sinkStride + i] = 0 }
+      next.sinkHash[slot] = 0
+    }
     drain(&next, &scratch)
     finish(&next, &scratch)
     return next
   }
 
-  /// Executes the queued nodes and, transitively, the unbatched and free nodes they make ready.
-  private func drain(_ state: inout State, _ scratch: inout Scratch) {
-    scratch.generation &+= 1
-    if scratch.generation == 0 {
-      for i in scratch.stamp.indices { scratch.stamp[i] = 0 }
-      scratch.generation = 1
+  /// Ready nodes of `slot`, sinks included.
+  @inline(__always)
+  func groupSize(_ state: State, _ slot: Int) -> Int32 {
+    Int32(state.ready[slot].count) + state.sinks[slot * sinkStride]
+  }
+
+  /// Runs the ready sinks of `slot` in aggregate: lowers the pending counts of their wide users
+  /// and queues (or, when batchable, lists as newly ready) those left with none.
+  private func runSinks(
+    of state: State, slot: Int, _ widePending: inout [Int32], _ scratch: inout Scratch
+  ) {
+    let base = slot * sinkStride
+    guard state.sinks[base] > 0 else { return }
+    for w in 0..<sinkWideCount where state.sinks[base + 1 + w] > 0 {
+      widePending[w] -= state.sinks[base + 1 + w]
+      if widePending[w] == 0 {
+        let u = wideNode[w]
+        if kind[Int(u)] >= 0 {
+          scratch.newlyReady.append(u)
+        } else {
+          scratch.queue.append(u)
+        }
+      }
     }
-    let generation = scratch.generation
+  }
+
+  /// Executes the queued nodes and, transitively, the unbatched and free nodes they make ready
+  /// (appended to `scratch.newlyReady` when batchable). A user is checked when one of its
+  /// operands runs; it is ready once all have, which the last of them sees, so no node is found
+  /// twice (users and operands are distinct in `edges`).
+  private func drain(_ state: inout State, _ scratch: inout Scratch) {
     var queue = scratch.queue
-    var stamp = scratch.stamp
     var executed = state.executed
     var ready = scratch.newlyReady
     var widePending = state.widePending
     state.widePending = []
     scratch.queue = []
-    scratch.stamp = []
     state.executed = []
     var batches: Int32 = 0
     var hash = state.hash
     var head = 0
-    kind.withUnsafeBufferPointer { kind in
-      wideIndex.withUnsafeBufferPointer { wideIndex in
-        zobrist.withUnsafeBufferPointer { zobrist in
-          userStart.withUnsafeBufferPointer { userStart in
-            users.withUnsafeBufferPointer { users in
-              operandStart.withUnsafeBufferPointer { operandStart in
-                operands.withUnsafeBufferPointer { operands in
-                  stamp.withUnsafeMutableBufferPointer { stamp in
-                    executed.withUnsafeMutableBufferPointer { bits in
-                      widePending.withUnsafeMutableBufferPointer { widePending in
-                        while head < queue.count {
-                          let n = Int(queue[head])
-                          head += 1
-                          if kind[n] == SearchProblem.unbatched { batches += 1 }
-                          bits[n >> 6] |= 1 << UInt64(n & 63)
-                          hash ^= zobrist[n]
-                          for i in Int(userStart[n])..<Int(userStart[n + 1]) {
-                            let u = Int(users[i])
-                            if stamp[u] == generation { continue }
-                            var isReady = true
-                            if wideIndex[u] >= 0 {
-                              widePending[Int(wideIndex[u])] -= 1
-                              if widePending[Int(wideIndex[u])] > 0 { continue }
-                            } else {
-                              for j in Int(operandStart[u])..<Int(operandStart[u + 1]) {
-                                let o = Int(operands[j])
-                                if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
-                                  isReady = false
-                                  break
-                                }
-                              }
-                            }
-                            if !isReady { continue }
-                            stamp[u] = generation
-                            if kind[u] >= 0 {
-                              ready.append(Int32(u))
-                            } else {
-                              queue.append(Int32(u))
-                            }
-                          }
-                        }
-                      }
+    nodeInfo.withUnsafeBufferPointer { nodeInfo in
+      edges.withUnsafeBufferPointer { edges in
+        executed.withUnsafeMutableBufferPointer { bits in
+          widePending.withUnsafeMutableBufferPointer { widePending in
+            while head < queue.count {
+              let n = Int(queue[head])
+              head += 1
+              let info = nodeInfo[n]
+              batches += info.edgeEndAndUnbatched & 1
+              bits[n >> 6] |= 1 << UInt64(n & 63)
+              hash ^= info.key
+              var e = Int(info.edgeBegin)
+              let end = Int(info.edgeEndAndUnbatched >> 1)
+              while e < end {
+                let entry = edges[e]
+                let tag = Int(edges[e + 1])
+                e += 2
+                if tag < 0 {
+                  widePending[-1 - tag] -= 1
+                  if widePending[-1 - tag] > 0 { continue }
+                } else {
+                  var isReady = true
+                  for j in e..<e + tag {
+                    let o = Int(edges[j])
+                    if bits[o >> 6] & (1 << UInt64(o & 63)) == 0 {
+                      isReady = false
+                      break
                     }
                   }
+                  e += tag
+                  if !isReady { continue }
+                }
+                if entry & 1 != 0 {
+                  ready.append(entry >> 1)
+                } else {
+                  queue.append(entry >> 1)
                 }
               }
             }
@@ -346,7 +489,6 @@ struct SearchProblem {
     state.executed = executed
     scratch.newlyReady = ready
     scratch.queue = queue
-    scratch.stamp = stamp
   }
 
   /// Raises each group's per-slot maxima (`groupMax[group · slots + slot]`) by the path counts
@@ -377,7 +519,21 @@ struct SearchProblem {
 
   /// Adds the newly ready nodes to their groups and recomputes the bound.
   private func finish(_ state: inout State, _ scratch: inout Scratch) {
-    for n in scratch.newlyReady { state.ready[Int(kind[Int(n)])].append(n) }
+    for n in scratch.newlyReady {
+      let g = Int(kind[Int(n)])
+      if isSink[Int(n)] {
+        let base = g * sinkStride
+        state.sinks[base] += 1
+        state.sinkHash[g] ^= zobrist[Int(n)]
+        // A sink's edges are all to wide nodes (distinct ones): (user, -1 - wide index) pairs.
+        let info = nodeInfo[Int(n)]
+        for e in stride(from: Int(info.edgeBegin), to: Int(info.edgeEndAndUnbatched >> 1), by: 2) {
+          state.sinks[base + Int(-edges[e + 1])] += 1
+        }
+      } else {
+        state.ready[g].append(n)
+      }
+    }
     let total = state.groupMax.withUnsafeMutableBufferPointer { groupMax in
       raise(groupMax, by: scratch.newlyReady)
     }
@@ -408,9 +564,28 @@ struct SearchProblem {
     }
   }
 
+  /// How many ready groups are the only group with the largest path maximum of some slot: the
+  /// moves whose successor's path part of the bound can drop (`cheapEstimates`).
+  static func boundLoweringMoves(_ groupMax: UnsafeBufferPointer<Int32>, slotCount: Int) -> Int32 {
+    var isLowering: UInt64 = 0
+    for s in 0..<slotCount {
+      var (first, second, group): (Int32, Int32, Int) = (0, 0, -1)
+      for g in 0..<slotCount {
+        let value = groupMax[g * slotCount + s]
+        if value > first {
+          (second, first, group) = (first, value, g)
+        } else if value > second {
+          second = value
+        }
+      }
+      if first > second { isLowering |= 1 << UInt64(group) }
+    }
+    return Int32(isLowering.nonzeroBitCount)
+  }
+
   /// The slots with ready nodes, ascending.
   func readySlots(_ state: State) -> [Int] {
-    (0..<slotCount).filter { !state.ready[$0].isEmpty }
+    (0..<slotCount).filter { groupSize(state, $0) > 0 }
   }
 }
 
@@ -424,6 +599,9 @@ public enum BeamTieBreak: String, CaseIterable, Sendable {
   case order
   /// Smaller sum of the per-type path maxima of every ready group first.
   case spread
+  /// More ready types whose move may lower the bound first (a group that alone holds the
+  /// largest path maximum of some type), then more ready nodes.
+  case lowering
   /// Three quarters of the beam by `ready`, the last quarter by `spread` (a diverse beam).
   case mixed
 }
@@ -480,10 +658,11 @@ public enum BeamBatching {
       (c.summary.estimate, -c.summary.readyCount, c.summary.spread, c.order)
     }
     func key(_ c: Candidate) -> (Int32, Int32, Int32, Int32) {
-      switch tieBreak {
+      return switch tieBreak {
       case .progress: (c.summary.estimate, -c.summary.executedCount, 0, c.order)
       case .ready: readyKey(c)
       case .order: (c.summary.estimate, 0, 0, c.order)
+      case .lowering: (c.summary.estimate, -c.summary.lowering, -c.summary.readyCount, c.order)
       case .spread, .mixed:
         (c.summary.estimate, c.summary.spread, -c.summary.readyCount, c.order)
       }
@@ -510,11 +689,11 @@ public enum BeamBatching {
       pending.removeAll(keepingCapacity: true)
       for (i, state) in beam.enumerated() {
         problem.cheapEstimates(state, into: &cheap)
-        for slot in 0..<problem.slotCount where !state.ready[slot].isEmpty {
+        for slot in 0..<problem.slotCount where problem.groupSize(state, slot) > 0 {
           pending.append(
             Move(
               cheap: cheap[slot], parent: Int32(i), slot: Int32(slot), order: Int32(pending.count),
-              mayFinish: state.ready[slot].count == state.readyCount))
+              mayFinish: problem.groupSize(state, slot) == state.readyCount))
         }
       }
       pending.sort { ($0.cheap, $0.order) < ($1.cheap, $1.order) }
@@ -675,7 +854,7 @@ enum AStarBatching {
       // The expanded state is not needed again except through parent links: free its storage.
       states[index].ready = []
       problem.load(state, &scratch)
-      for slot in 0..<problem.slotCount where !state.ready[slot].isEmpty {
+      for slot in 0..<problem.slotCount where problem.groupSize(state, slot) > 0 {
         let summary = problem.evaluate(state, slot: slot, &scratch)
         if let known = bestBatches[summary.hash], known <= summary.batches { continue }
         bestBatches[summary.hash] = summary.batches

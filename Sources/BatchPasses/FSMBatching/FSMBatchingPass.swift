@@ -92,10 +92,10 @@ public struct FSMBatchingPass: Pass {
     self.encoding = encoding
     self.training = training
     self.maxStates = 1_000_000
-    self.beamWidth = 256
+    self.beamWidth = 64
     self.trainingSample = 4096
     self.proofBudget = 20_000
-    self.tieBreak = .ready
+    self.tieBreak = .lowering
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
