@@ -102,6 +102,7 @@ public struct FSMBatchingPass: Pass {
     let graph = BatchingGraph(module)
     var schedule: Schedule
     var fsmStatistics = PassStatistics()
+    var provenAlongside: Int?
     switch policy {
     case .agenda:
       var p = AgendaPolicy()
@@ -129,7 +130,14 @@ public struct FSMBatchingPass: Pass {
         table = try FSMTable.load(path: loadPath)
         try table.checkCompatible(with: graph, file: loadPath)
       } else {
-        table = trainTable(on: module, graph: graph, statistics: &fsmStatistics)
+        // The proven bound does not depend on the table: it is computed beside the training
+        // (two cores), and used below only when the schedule is above the path bound.
+        let budget = proofBudget
+        let trained = trainTable(on: module, graph: graph, statistics: &fsmStatistics) {
+          budget > 0 ? BatchBounds(graph, budget: budget).provenBound : nil
+        }
+        table = trained.table
+        provenAlongside = trained.alongside ?? nil
       }
       var p = FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
@@ -145,7 +153,7 @@ public struct FSMBatchingPass: Pass {
     let pathBound = graph.lowerBound()
     let provenBound =
       proofBudget > 0 && schedule.batchCount > pathBound
-      ? BatchBounds(graph, budget: proofBudget).provenBound : pathBound
+      ? provenAlongside ?? BatchBounds(graph, budget: proofBudget).provenBound : pathBound
     statistics.set("lower_bound", provenBound)
     statistics.set("path_lower_bound", pathBound)
     for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }
@@ -155,20 +163,51 @@ public struct FSMBatchingPass: Pass {
 
   /// Trains the FSM table on `module` as `run` does when given no table: on a bounded sample of
   /// its instances (`sample`) when it is larger, else on `graph` (the module's own, built when
-  /// nil). Sets `trained_nodes`, `episodes`, `refine_evaluations` and `train_ms`.
+  /// nil). Sets `sample_nodes`, `trained_nodes`, `episodes`, `refine_evaluations` and
+  /// `train_ms`.
+  ///
+  /// When the fallback rule alone (the empty table) meets the path bound on the training graph,
+  /// its schedule there is optimal and no table can do better: training is skipped and the
+  /// empty table returned (`trained_nodes=0 episodes=0`).
   public func trainTable(
     on module: Module, graph: BatchingGraph? = nil, statistics: inout PassStatistics
   ) -> FSMTable {
+    trainTable(on: module, graph: graph, statistics: &statistics) { () }.table
+  }
+
+  /// `trainTable`, running `alongside` on another core while the table trains; `alongside` is
+  /// not run (nil) when training is skipped. It must not depend on the training.
+  func trainTable<T>(
+    on module: Module, graph: BatchingGraph?, statistics: inout PassStatistics,
+    alongside: @Sendable () -> T
+  ) -> (table: FSMTable, alongside: T?) {
     let clock = ContinuousClock()
     let start = clock.now
     let sample = TrainingSample(module, maxNodes: trainingSample)
     let trainingGraph = sample.map { BatchingGraph($0.module) } ?? graph ?? BatchingGraph(module)
-    let result = FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: training).train()
+    statistics.set("sample_nodes", trainingGraph.nodeCount)
+    let empty = FSMTable(
+      encoding: encoding,
+      typeNames: (0..<trainingGraph.typeCount).filter { !trainingGraph.unbatched[$0] }.map {
+        trainingGraph.typeNames[$0]
+      })
+    var rule = FSMPolicy(table: empty, graph: trainingGraph)
+    if BatchingRun.countBatches(trainingGraph, policy: &rule) <= trainingGraph.lowerBound() {
+      statistics.set("trained_nodes", 0)
+      statistics.set("episodes", 0)
+      statistics.set("refine_evaluations", 0)
+      statistics.set("train_ms", (clock.now - start).inMilliseconds.rounded())
+      return (empty, nil)
+    }
+    let (encoding, options) = (encoding, training)
+    let (result, other) = Parallel.both(
+      { FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: options).train() },
+      alongside)
     let elapsed = clock.now - start
     statistics.set("trained_nodes", trainingGraph.nodeCount)
     statistics.set("episodes", result.episodes)
     statistics.set("refine_evaluations", result.refineEvaluations)
     statistics.set("train_ms", elapsed.inMilliseconds.rounded())
-    return result.table
+    return (result.table, other)
   }
 }

@@ -214,12 +214,20 @@ public struct FSMTrainer {
     var imitations: [(table: FSMTable, batches: Int)] = []
     if options.imitationWidth > 0 {
       let base = table
-      for tieBreak in [BeamTieBreak.ready, .progress, .spread] {
+      let tieBreaks: [BeamTieBreak] = [.ready, .progress, .spread]
+      // The beams are independent: they run side by side (cores permitting), their moves come
+      // back in (tie-break, graph) order, and the tables are built from them in that order.
+      let (graphs, width) = (graphs, options.imitationWidth)
+      let beamMoves = Parallel.map(tieBreaks.count * graphs.count) { i in
+        BeamBatching.schedule(
+          graphs[i % graphs.count], width: width,
+          tieBreak: tieBreaks[i / graphs.count]
+        ).moves
+      }
+      for (b, _) in tieBreaks.enumerated() {
         var imitation = base
         for (g, graph) in graphs.enumerated() {
-          let moves = BeamBatching.schedule(
-            graph, width: options.imitationWidth, tieBreak: tieBreak
-          ).moves
+          let moves = beamMoves[b * graphs.count + g]
           var run = BatchingRun(graph: graph, recordSchedule: false)
           for move in moves {
             run.runUnbatched()
