@@ -95,13 +95,14 @@ import Workloads
       var operands = [[Int32]](repeating: [], count: consumers)
       for j in 0..<slots {
         let run = Int.random(in: 0...(producers - consumers), using: &random)
-        let mode = Int.random(in: 0..<5, using: &random)
+        let mode = Int.random(in: 0..<6, using: &random)
         for k in 0..<consumers {
           if j == slots - 1 && Int.random(in: 0..<4, using: &random) == 0 { continue }  // no slot
           switch mode {
           case 0, 1: operands[k].append(order[run + k])
           case 2: operands[k].append(Int32.random(in: 0..<Int32(producers), using: &random))
           case 3: operands[k].append(Bool.random(using: &random) ? Module.external : order[run + k])
+          case 4: operands[k].append(Module.external)
           default: operands[k].append(order[run])
           }
         }
