@@ -99,10 +99,17 @@ public struct FSMBatchingPass: Pass {
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
-    let graph = BatchingGraph(module)
-    var schedule: Schedule
     var fsmStatistics = PassStatistics()
     var provenAlongside: Int?
+    // Training in the pass builds the whole graph (and proves its bound) beside the training.
+    var trained: FSMTable?
+    var built: BatchingGraph?
+    if policy == .fsm && table == nil && loadPath == nil {
+      let result = trainBesideGraph(module, statistics: &fsmStatistics)
+      (trained, built, provenAlongside) = (result.table, result.graph, result.provenBound)
+    }
+    let graph = built ?? BatchingGraph(module)
+    var schedule: Schedule
     switch policy {
     case .agenda:
       var p = AgendaPolicy()
@@ -130,14 +137,7 @@ public struct FSMBatchingPass: Pass {
         table = try FSMTable.load(path: loadPath)
         try table.checkCompatible(with: graph, file: loadPath)
       } else {
-        // The proven bound does not depend on the table: it is computed beside the training
-        // (two cores), and used below only when the schedule is above the path bound.
-        let budget = proofBudget
-        let trained = trainTable(on: module, graph: graph, statistics: &fsmStatistics) {
-          budget > 0 ? BatchBounds(graph, budget: budget).provenBound : nil
-        }
-        table = trained.table
-        provenAlongside = trained.alongside ?? nil
+        table = trained ?? FSMTable(encoding: encoding)
       }
       var p = FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
@@ -172,19 +172,48 @@ public struct FSMBatchingPass: Pass {
   public func trainTable(
     on module: Module, graph: BatchingGraph? = nil, statistics: inout PassStatistics
   ) -> FSMTable {
-    trainTable(on: module, graph: graph, statistics: &statistics) { () }.table
+    let sample = TrainingSample(module, maxNodes: trainingSample)
+    return trainTable(
+      on: sample.map { BatchingGraph($0.module) } ?? graph ?? BatchingGraph(module),
+      statistics: &statistics
+    ) { () }.table
   }
 
-  /// `trainTable`, running `alongside` on another core while the table trains; `alongside` is
-  /// not run (nil) when training is skipped. It must not depend on the training.
+  /// Training as `run` does it: the table, the whole input's graph and, when `prove` > 0 and
+  /// training ran, its proven bound. Neither the graph nor the bound depends on the table, so
+  /// they are computed on the other core while the table trains on the sample (on the whole
+  /// graph, built first, when the input is trained on whole).
+  func trainBesideGraph(_ module: Module, statistics: inout PassStatistics) -> (
+    table: FSMTable, graph: BatchingGraph, provenBound: Int?
+  ) {
+    let budget = proofBudget
+    guard let sample = TrainingSample(module, maxNodes: trainingSample) else {
+      let graph = BatchingGraph(module)
+      let trained = trainTable(on: graph, statistics: &statistics) {
+        budget > 0 ? BatchBounds(graph, budget: budget).provenBound : nil
+      }
+      return (trained.table, graph, trained.alongside ?? nil)
+    }
+    let whole = module
+    let trained = trainTable(on: BatchingGraph(sample.module), statistics: &statistics) {
+      let graph = BatchingGraph(whole)
+      return (graph, budget > 0 ? BatchBounds(graph, budget: budget).provenBound : nil)
+    }
+    guard let built = trained.alongside else {
+      return (trained.table, BatchingGraph(module), nil)
+    }
+    return (trained.table, built.0, built.1)
+  }
+
+  /// Trains on `trainingGraph` (the sample's, or the whole input's), running `alongside` on
+  /// another core while the table trains; `alongside` is not run (nil) when training is skipped.
+  /// It must not depend on the training.
   func trainTable<T>(
-    on module: Module, graph: BatchingGraph?, statistics: inout PassStatistics,
+    on trainingGraph: BatchingGraph, statistics: inout PassStatistics,
     alongside: @Sendable () -> T
   ) -> (table: FSMTable, alongside: T?) {
     let clock = ContinuousClock()
     let start = clock.now
-    let sample = TrainingSample(module, maxNodes: trainingSample)
-    let trainingGraph = sample.map { BatchingGraph($0.module) } ?? graph ?? BatchingGraph(module)
     statistics.set("sample_nodes", trainingGraph.nodeCount)
     let empty = FSMTable(
       encoding: encoding,
