@@ -65,11 +65,8 @@ public struct PQLayoutPass: Pass {
         file: Self.name, location: .unknown,
         message: "pq-layout needs a schedule that runs every node once")
     }
-    let rank = {
-      var rank = [Int](repeating: 0, count: n)
-      for (position, node) in baseline.nodes.enumerated() { rank[Int(node)] = position }
-      return rank
-    }()
+    var rank = [Int](repeating: 0, count: n)
+    for (position, node) in baseline.nodes.enumerated() { rank[Int(node)] = position }
     let ranked = {
       var ranked = baseline
       ranked.nodes = (0..<Int32(baseline.nodes.count)).map { $0 }
@@ -81,41 +78,22 @@ public struct PQLayoutPass: Pass {
       for b in 0..<ranked.batchCount { for r in ranked.batch(b) { batchOf[Int(r)] = Int32(b) } }
       return batchOf
     }()
+    let slots = SlotTable(module, schedule: baseline, requirements: requirements, rank: rank)
     let baselineOrder = Array(0..<n)
-    let source = module
 
-    // The slot table and the PQ-tree's batch runs do not depend on each other: built side by
-    // side (cores permitting); so are the creation-order candidate and the tree's reductions.
-    let (slots, initialTree) = Parallel.both(
-      { SlotTable(source, schedule: baseline, requirements: requirements, rank: rank) },
-      {
-        PQTree(
-          leafCount: n,
-          disjointRuns: (0..<ranked.batchCount).map {
-            Int(ranked.batchStart[$0])..<Int(ranked.batchStart[$0 + 1])
-          })
+    // The PQ-tree layout.
+    var tree = PQTree(
+      leafCount: n,
+      disjointRuns: (0..<ranked.batchCount).map {
+        Int(ranked.batchStart[$0])..<Int(ranked.batchStart[$0 + 1])
       })
-    let (creationOrder, reduced) = Parallel.both(
-      {
-        Self.candidate(
-          ranked, order: baselineOrder, batchOf: batchOf, slots: slots, stride: stride,
-          creationOrder: true)
-      },
-      {
-        // The PQ-tree layout.
-        var tree = initialTree
-        var dropped = 0
-        for k in 0..<slots.slot.count where slots.sliceable[k] {
-          if !tree.reduce(slots.tensors(ofSlot: k)) { dropped += 1 }
-        }
-        // No more reductions: the walks below run on a flat copy (subtrees are contiguous
-        // ranges).
-        var flat = FlatPQTree(tree)
-        Self.orient(&flat, rank: baselineOrder)
-        return (flat: flat, dropped: dropped)
-      })
-    let dropped = reduced.dropped
-    let flat = reduced.flat
+    var dropped = 0
+    for k in 0..<slots.slot.count where slots.sliceable[k] {
+      if !tree.reduce(slots.tensors(ofSlot: k)) { dropped += 1 }
+    }
+    // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
+    var flat = FlatPQTree(tree)
+    Self.orient(&flat, rank: baselineOrder)
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
 
@@ -133,6 +111,9 @@ public struct PQLayoutPass: Pass {
           direction: .forward
         ).order
         return [
+          Self.candidate(
+            ranked, order: baselineOrder, batchOf: batchOf, slots: slots,
+            stride: stride, creationOrder: true),
           Self.candidate(ranked, order: pqOrder, batchOf: batchOf, slots: slots, stride: stride),
           Self.candidate(
             ranked, order: forwardOrder, batchOf: batchOf, slots: slots, stride: stride),
@@ -153,7 +134,7 @@ public struct PQLayoutPass: Pass {
           Self.candidate(ranked, order: bothOrder, batchOf: batchOf, slots: slots, stride: stride),
         ]
       })
-    let candidates = [creationOrder] + first + second
+    let candidates = first + second
     let baselineGathers = candidates[0].gathers
     var best = (
       choice: 0, schedule: ranked, offsets: candidates[0].offsets, gathers: baselineGathers
