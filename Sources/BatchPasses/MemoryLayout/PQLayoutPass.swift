@@ -67,19 +67,16 @@ public struct PQLayoutPass: Pass {
     }
     var rank = [Int](repeating: 0, count: n)
     for (position, node) in baseline.nodes.enumerated() { rank[Int(node)] = position }
-    let ranked = {
-      var ranked = baseline
-      ranked.nodes = (0..<Int32(baseline.nodes.count)).map { $0 }
-      return ranked
-    }()
+    var ranked = baseline
+    ranked.nodes = (0..<Int32(baseline.nodes.count)).map { $0 }
     let stride = baseline.nodes.map { Int64(requirements.stride(ofNode: Int($0))) }
-    let batchOf = {
-      var batchOf = [Int32](repeating: -1, count: n)
-      for b in 0..<ranked.batchCount { for r in ranked.batch(b) { batchOf[Int(r)] = Int32(b) } }
-      return batchOf
-    }()
+    var batchOf = [Int32](repeating: -1, count: n)
+    for b in 0..<ranked.batchCount { for r in ranked.batch(b) { batchOf[Int(r)] = Int32(b) } }
     let slots = SlotTable(module, schedule: baseline, requirements: requirements, rank: rank)
     let baselineOrder = Array(0..<n)
+    let baselineOffsets = Self.offsets(forOrder: baselineOrder, stride: stride)
+    let baselineGathers = slots.requiredGathers(
+      schedule: ranked, offsets: baselineOffsets, stride: stride)
 
     // The PQ-tree layout.
     var tree = PQTree(
@@ -96,54 +93,29 @@ public struct PQLayoutPass: Pass {
     Self.orient(&flat, rank: baselineOrder)
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
+    let forwardOrder = Self.align(
+      flat, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots, direction: .forward
+    ).order
+    // The last alignments take their trees over (no copy): backward, then forward after it.
+    let (backwardTree, backwardOrder) = Self.align(
+      consume flat, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots,
+      direction: .backward)
+    let bothOrder = Self.align(
+      consume backwardTree, from: backwardOrder, schedule: ranked, batchOf: batchOf, slots: slots,
+      direction: .forward
+    ).order
 
-    // The candidates, in choice order: creation order (the ranked schedule itself, already
-    // checked above), the PQ-tree's frontier, then the forward, backward, and backward-then-
-    // forward alignments. Two independent chains run side by side (cores permitting): the forward
-    // alignment, and the backward one with the forward alignment after it. Each candidate is
-    // evaluated in the chain that makes it, and the best is picked in choice order below, so the
-    // result does not depend on the scheduling.
-    let frozen = consume flat
-    let (first, second) = Parallel.both(
-      {
-        let forwardOrder = Self.align(
-          frozen, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots,
-          direction: .forward
-        ).order
-        return [
-          Self.candidate(
-            ranked, order: baselineOrder, batchOf: batchOf, slots: slots,
-            stride: stride, creationOrder: true),
-          Self.candidate(ranked, order: pqOrder, batchOf: batchOf, slots: slots, stride: stride),
-          Self.candidate(
-            ranked, order: forwardOrder, batchOf: batchOf, slots: slots, stride: stride),
-        ]
-      },
-      {
-        let (backwardTree, backwardOrder) = Self.align(
-          frozen, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots,
-          direction: .backward)
-        let backward = Self.candidate(
-          ranked, order: backwardOrder, batchOf: batchOf, slots: slots, stride: stride)
-        let bothOrder = Self.align(
-          consume backwardTree, from: backwardOrder, schedule: ranked, batchOf: batchOf,
-          slots: slots, direction: .forward
-        ).order
-        return [
-          backward,
-          Self.candidate(ranked, order: bothOrder, batchOf: batchOf, slots: slots, stride: stride),
-        ]
-      })
-    let candidates = first + second
-    let baselineGathers = candidates[0].gathers
-    var best = (
-      choice: 0, schedule: ranked, offsets: candidates[0].offsets, gathers: baselineGathers
-    )
-    var bestCost = candidates[0].cost
-    for (choice, candidate) in candidates.enumerated().dropFirst() {
-      if candidate.cost >= bestCost { continue }
-      best = (choice, candidate.schedule, candidate.offsets, candidate.gathers)
-      bestCost = candidate.cost
+    // The creation order is the ranked schedule itself, already checked above.
+    var best = (choice: 0, schedule: ranked, offsets: baselineOffsets, gathers: baselineGathers)
+    var bestCost = (baselineGathers.reduce(0) { $0 + $1.bytes }, baselineGathers.count)
+    for (choice, order) in [pqOrder, forwardOrder, backwardOrder, bothOrder].enumerated() {
+      let offsets = Self.offsets(forOrder: order, stride: stride)
+      let laidOut = Self.schedule(ranked, inOrder: order, batchOf: batchOf)
+      let gathers = slots.requiredGathers(schedule: laidOut, offsets: offsets, stride: stride)
+      let cost = (gathers.reduce(0) { $0 + $1.bytes }, gathers.count)
+      if cost >= bestCost { continue }
+      best = (choice + 1, laidOut, offsets, gathers)
+      bestCost = cost
     }
     let (choice, rankedLayout, rankedOffsets, gathers) = best
     // Back to node ids.
@@ -259,27 +231,6 @@ public struct PQLayoutPass: Pass {
       let count = tree.writeLeaves(under: node, into: &order, from: start, scratch: &scratch)
       for p in start..<(start + count) { position[order[p]] = p }
     }
-  }
-
-  /// One candidate layout: nodes placed back to back in `order`, each batch's nodes in that
-  /// order (the creation order keeps `schedule` as it is), the gathers it needs and its cost
-  /// (bytes copied, then gathers).
-  struct Candidate: Sendable {
-    var schedule: Schedule
-    var offsets: [Int64]
-    var gathers: [MemoryLayout.Gather]
-    var cost: (bytes: Int, gathers: Int) { (gathers.reduce(0) { $0 + $1.bytes }, gathers.count) }
-  }
-
-  static func candidate(
-    _ schedule: Schedule, order: [Int], batchOf: [Int32], slots: SlotTable, stride: [Int64],
-    creationOrder: Bool = false
-  ) -> Candidate {
-    let offsets = Self.offsets(forOrder: order, stride: stride)
-    let laidOut =
-      creationOrder ? schedule : Self.schedule(schedule, inOrder: order, batchOf: batchOf)
-    let gathers = slots.requiredGathers(schedule: laidOut, offsets: offsets, stride: stride)
-    return Candidate(schedule: laidOut, offsets: offsets, gathers: gathers)
   }
 
   /// The schedule with each batch's nodes in creation (id) order.

@@ -10,7 +10,7 @@ import BatchIR
 /// Nodes are named by their *rank*, their position in the schedule the table is built from
 /// (batch b holds ranks `schedule.batchStart[b]..<schedule.batchStart[b + 1]`), so that the
 /// candidate layouts are checked in arrays read nearly in order.
-struct SlotTable: Sendable {
+struct SlotTable {
   /// Per listed slot: its batch, its operand index, its gather bytes and whether it can be a slice.
   var batch: [Int32] = []
   var slot: [Int32] = []
