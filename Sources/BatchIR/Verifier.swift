@@ -319,39 +319,60 @@ public struct Verifier {
   }
 
   /// Whether `offsets` serve slot `j` of `batch` without a gather: the same answer as
-  /// `LayoutRequirements.slot` followed by `isSlice`. The common case, every operand of the slot
-  /// an arena tensor of one size at `base, base + stride, …` in batch order, is read straight
-  /// from the operand arrays without allocating; those offsets are distinct, so the tensors are
-  /// too, and `slot` would find a slice. Anything else is left to `slot`.
+  /// `LayoutRequirements.slot` followed by `isSlice`, read in one pass over the operand arrays
+  /// without allocating. A slot is served when the batch has one node, when every operand is
+  /// external or all are one tensor (`free`), or when its operands are arena tensors of one size
+  /// at `base, base + stride, …` in batch order (those offsets are distinct, so the tensors are
+  /// too: `slot` finds a slice, and `isSlice` accepts it). Anything else is `unsliceable`, or a
+  /// slice that `isSlice` rejects.
   static func isServedInPlace(
     _ j: Int, of batch: ArraySlice<Int32>, in module: Module, offsets: [Int64],
     _ requirements: LayoutRequirements
   ) -> Bool {
-    if batch.count > 1, let first = batch.first {
-      let firstStart = Int(module.operandStart[Int(first)])
-      if j < Int(module.operandStart[Int(first) + 1]) - firstStart {
-        let head = Int(module.operands[firstStart + j])
-        if head != Int(Module.external) {
-          let size = requirements.tensorBytes[head]
-          let stride = Int64(requirements.stride(ofNode: head))
-          var expected = offsets[head]
-          var inPlace = stride > 0
-          for n in batch where inPlace {
-            let start = Int(module.operandStart[Int(n)])
-            guard j < Int(module.operandStart[Int(n) + 1]) - start else {
-              inPlace = false
-              break
+    guard batch.count > 1 else { return true }
+    let served: Bool? = module.operandStart.withUnsafeBufferPointer { operandStart in
+      module.operands.withUnsafeBufferPointer { operands in
+        requirements.tensorBytes.withUnsafeBufferPointer { tensorBytes in
+          offsets.withUnsafeBufferPointer { offsets in
+            var external = 0
+            var head: Int32 = Module.external
+            var allSame = true
+            var inPlace = true
+            var size = 0
+            var stride: Int64 = 0
+            var expected: Int64 = 0
+            for n in batch {
+              let start = Int(operandStart[Int(n)])
+              guard j < Int(operandStart[Int(n) + 1]) - start else { return false }
+              let operand = operands[start + j]
+              if operand == Module.external {
+                external += 1
+                inPlace = false
+                continue
+              }
+              if head == Module.external {
+                // The first tensor of the slot (externals before it already ruled out a slice).
+                head = operand
+                size = tensorBytes[Int(operand)]
+                stride = Int64(roundUp(size, requirements.alignment))
+                expected = offsets[Int(operand)]
+                if stride == 0 { return nil }  // tensors without bytes: `slot` decides
+              } else if operand != head {
+                allSame = false
+              }
+              if inPlace {
+                inPlace = tensorBytes[Int(operand)] == size && offsets[Int(operand)] == expected
+                expected += stride
+              }
             }
-            let operand = Int(module.operands[start + j])
-            inPlace =
-              operand != Int(Module.external) && requirements.tensorBytes[operand] == size
-              && offsets[operand] == expected
-            expected += stride
+            if external == batch.count { return true }  // free: no tensor at all
+            if external > 0 { return false }  // unsliceable: some but not all external
+            return allSame || inPlace  // free: one broadcast tensor; or an in-place slice
           }
-          if inPlace { return true }
         }
       }
     }
+    if let served { return served }
     switch requirements.slot(j, of: batch, in: module) {
     case .free: return true
     case .slice(let tensors): return requirements.isSlice(tensors, offsets: offsets)

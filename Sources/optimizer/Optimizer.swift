@@ -132,7 +132,8 @@ struct RunCommand: ParsableCommand {
     try dumps?.add(
       module, stage: "00-input", title: "\(stem): input", view: .input,
       statistics: inputStatistics(module), to: &outputs)
-    let records = try manager.run(on: &module, file: file) {
+    // `input` passed verification when it was loaded (a target set since is not part of it).
+    let records = try manager.run(on: &module, file: file, verified: input) {
       (index, record, module) throws(Diagnostic) in
       if !quiet { print(summaryLine(record)) }
       if printAfter.contains("all") || printAfter.contains(record.name) {

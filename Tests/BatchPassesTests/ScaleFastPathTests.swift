@@ -95,13 +95,14 @@ import Workloads
       var operands = [[Int32]](repeating: [], count: consumers)
       for j in 0..<slots {
         let run = Int.random(in: 0...(producers - consumers), using: &random)
-        let mode = Int.random(in: 0..<5, using: &random)
+        let mode = Int.random(in: 0..<6, using: &random)
         for k in 0..<consumers {
           if j == slots - 1 && Int.random(in: 0..<4, using: &random) == 0 { continue }  // no slot
           switch mode {
           case 0, 1: operands[k].append(order[run + k])
           case 2: operands[k].append(Int32.random(in: 0..<Int32(producers), using: &random))
           case 3: operands[k].append(Bool.random(using: &random) ? Module.external : order[run + k])
+          case 4: operands[k].append(Module.external)
           default: operands[k].append(order[run])
           }
         }
@@ -132,6 +133,64 @@ import Workloads
         #expect(
           Verifier.isServedInPlace(j, of: batch, in: module, offsets: offsets, requirements)
             == expected, "seed \(seed), slot \(j)")
+      }
+    }
+  }
+
+  /// pq-layout's slot table classifies slots without allocating: the same answer as
+  /// `LayoutRequirements.slot`, and for a slice the same tensors (as ranks), on random slots of
+  /// runs, random and repeated producers, externals and missing operands.
+  @Test func slotTableClassifiesAsLayoutRequirements() async {
+    await propertyCheck(count: 300, input: Self.seeds, Gen.int(in: 1...12)) { seed, consumers in
+      var random = SeededGenerator(seed: seed)
+      var module = Module()
+      module.addOpType(
+        OpType(name: "small", kind: "input", operands: [], result: TensorType(.f32, [4])))
+      module.addOpType(
+        OpType(name: "large", kind: "input", operands: [], result: TensorType(.f32, [16])))
+      module.addOpType(
+        OpType(
+          name: "use", kind: "add", operands: [TensorType(.f32, [4])], variadic: true,
+          result: TensorType(.f32, [4])))
+      module.beginInstance(name: "i")
+      let producers = consumers + 4
+      for n in 0..<producers {
+        let large = Int.random(in: 0..<8, using: &random) == 0
+        module.addNode(type: large ? 1 : 0, operands: [Int32](), name: "p\(n)")
+      }
+      let order = (0..<Int32(producers)).shuffled(using: &random)
+      for k in 0..<consumers {
+        var operands: [Int32] = []
+        for j in 0..<3 {
+          if j == 2 && Int.random(in: 0..<4, using: &random) == 0 { continue }
+          switch Int.random(in: 0..<6, using: &random) {
+          case 0, 1: operands.append(order[min(k + j, producers - 1)])
+          case 2: operands.append(Int32.random(in: 0..<Int32(producers), using: &random))
+          case 3: operands.append(Module.external)
+          case 4: operands.append(order[0])
+          default: operands.append(Int32(k % 2))
+          }
+        }
+        module.addNode(type: 2, operands: operands, name: "c\(k)")
+      }
+      let requirements = LayoutRequirements(module, alignment: 16)
+      let rank = (0..<module.nodeCount).map { module.nodeCount - 1 - $0 }
+      let batch = ArraySlice(
+        (Int32(producers)..<Int32(producers + consumers)).shuffled(using: &random))
+      for j in 0..<3 {
+        var tensors: [Int32] = [7]
+        let kind = SlotTable.classify(
+          j, of: batch, in: module, requirements: requirements, rank: rank, into: &tensors)
+        switch requirements.slot(j, of: batch, in: module) {
+        case .free:
+          #expect(kind == .free && tensors == [7], "seed \(seed), slot \(j)")
+        case .unsliceable:
+          #expect(kind == .unsliceable && tensors == [7], "seed \(seed), slot \(j)")
+        case .slice(let expected):
+          #expect(
+            kind == .slice && tensors == [7] + expected.map { Int32(rank[Int($0)]) },
+            "seed \(seed), slot \(j)")
+        }
       }
     }
   }

@@ -99,9 +99,17 @@ public struct FSMBatchingPass: Pass {
   }
 
   public func run(on module: inout Module, statistics: inout PassStatistics) throws(Diagnostic) {
-    let graph = BatchingGraph(module)
-    var schedule: Schedule
     var fsmStatistics = PassStatistics()
+    var provenAlongside: Int?
+    // Training in the pass builds the whole graph (and proves its bound) beside the training.
+    var trained: FSMTable?
+    var built: BatchingGraph?
+    if policy == .fsm && table == nil && loadPath == nil {
+      let result = trainBesideGraph(module, statistics: &fsmStatistics)
+      (trained, built, provenAlongside) = (result.table, result.graph, result.provenBound)
+    }
+    let graph = built ?? BatchingGraph(module)
+    var schedule: Schedule
     switch policy {
     case .agenda:
       var p = AgendaPolicy()
@@ -129,7 +137,7 @@ public struct FSMBatchingPass: Pass {
         table = try FSMTable.load(path: loadPath)
         try table.checkCompatible(with: graph, file: loadPath)
       } else {
-        table = trainTable(on: module, graph: graph, statistics: &fsmStatistics)
+        table = trained ?? FSMTable(encoding: encoding)
       }
       var p = FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
@@ -145,7 +153,7 @@ public struct FSMBatchingPass: Pass {
     let pathBound = graph.lowerBound()
     let provenBound =
       proofBudget > 0 && schedule.batchCount > pathBound
-      ? BatchBounds(graph, budget: proofBudget).provenBound : pathBound
+      ? provenAlongside ?? BatchBounds(graph, budget: proofBudget).provenBound : pathBound
     statistics.set("lower_bound", provenBound)
     statistics.set("path_lower_bound", pathBound)
     for entry in fsmStatistics.entries { statistics.set(entry.name, entry.value) }
@@ -155,20 +163,80 @@ public struct FSMBatchingPass: Pass {
 
   /// Trains the FSM table on `module` as `run` does when given no table: on a bounded sample of
   /// its instances (`sample`) when it is larger, else on `graph` (the module's own, built when
-  /// nil). Sets `trained_nodes`, `episodes`, `refine_evaluations` and `train_ms`.
+  /// nil). Sets `sample_nodes`, `trained_nodes`, `episodes`, `refine_evaluations` and
+  /// `train_ms`.
+  ///
+  /// When the fallback rule alone (the empty table) meets the path bound on the training graph,
+  /// its schedule there is optimal and no table can do better: training is skipped and the
+  /// empty table returned (`trained_nodes=0 episodes=0`).
   public func trainTable(
     on module: Module, graph: BatchingGraph? = nil, statistics: inout PassStatistics
   ) -> FSMTable {
+    let sample = TrainingSample(module, maxNodes: trainingSample)
+    return trainTable(
+      on: sample.map { BatchingGraph($0.module) } ?? graph ?? BatchingGraph(module),
+      statistics: &statistics
+    ) { () }.table
+  }
+
+  /// Training as `run` does it: the table, the whole input's graph and, when `prove` > 0 and
+  /// training ran, its proven bound. Neither the graph nor the bound depends on the table, so
+  /// they are computed on the other core while the table trains on the sample (on the whole
+  /// graph, built first, when the input is trained on whole).
+  func trainBesideGraph(_ module: Module, statistics: inout PassStatistics) -> (
+    table: FSMTable, graph: BatchingGraph, provenBound: Int?
+  ) {
+    let budget = proofBudget
+    guard let sample = TrainingSample(module, maxNodes: trainingSample) else {
+      let graph = BatchingGraph(module)
+      let trained = trainTable(on: graph, statistics: &statistics) {
+        budget > 0 ? BatchBounds(graph, budget: budget).provenBound : nil
+      }
+      return (trained.table, graph, trained.alongside ?? nil)
+    }
+    let whole = module
+    let trained = trainTable(on: BatchingGraph(sample.module), statistics: &statistics) {
+      let graph = BatchingGraph(whole)
+      return (graph, budget > 0 ? BatchBounds(graph, budget: budget).provenBound : nil)
+    }
+    guard let built = trained.alongside else {
+      return (trained.table, BatchingGraph(module), nil)
+    }
+    return (trained.table, built.0, built.1)
+  }
+
+  /// Trains on `trainingGraph` (the sample's, or the whole input's), running `alongside` on
+  /// another core while the table trains; `alongside` is not run (nil) when training is skipped.
+  /// It must not depend on the training.
+  func trainTable<T>(
+    on trainingGraph: BatchingGraph, statistics: inout PassStatistics,
+    alongside: @Sendable () -> T
+  ) -> (table: FSMTable, alongside: T?) {
     let clock = ContinuousClock()
     let start = clock.now
-    let sample = TrainingSample(module, maxNodes: trainingSample)
-    let trainingGraph = sample.map { BatchingGraph($0.module) } ?? graph ?? BatchingGraph(module)
-    let result = FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: training).train()
+    statistics.set("sample_nodes", trainingGraph.nodeCount)
+    let empty = FSMTable(
+      encoding: encoding,
+      typeNames: (0..<trainingGraph.typeCount).filter { !trainingGraph.unbatched[$0] }.map {
+        trainingGraph.typeNames[$0]
+      })
+    var rule = FSMPolicy(table: empty, graph: trainingGraph)
+    if BatchingRun.countBatches(trainingGraph, policy: &rule) <= trainingGraph.lowerBound() {
+      statistics.set("trained_nodes", 0)
+      statistics.set("episodes", 0)
+      statistics.set("refine_evaluations", 0)
+      statistics.set("train_ms", (clock.now - start).inMilliseconds.rounded())
+      return (empty, nil)
+    }
+    let (encoding, options) = (encoding, training)
+    let (result, other) = Parallel.both(
+      { FSMTrainer(graphs: [trainingGraph], encoding: encoding, options: options).train() },
+      alongside)
     let elapsed = clock.now - start
     statistics.set("trained_nodes", trainingGraph.nodeCount)
     statistics.set("episodes", result.episodes)
     statistics.set("refine_evaluations", result.refineEvaluations)
     statistics.set("train_ms", elapsed.inMilliseconds.rounded())
-    return result.table
+    return (result.table, other)
   }
 }

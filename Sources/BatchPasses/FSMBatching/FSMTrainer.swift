@@ -147,7 +147,7 @@ public struct FSMPolicy: BatchingPolicy {
 /// Tabular Q-learning with n-step returns over one or more graphs (ED-Batch §4). Episode e
 /// trains on graph e mod k. Every `evaluateEvery` episodes the greedy policy runs on every
 /// graph; the table with the fewest total batches is kept.
-public struct FSMTrainer {
+public struct FSMTrainer: Sendable {
   public let graphs: [BatchingGraph]
   public let encoding: StateEncoding
   public let options: QLearningOptions
@@ -200,7 +200,7 @@ public struct FSMTrainer {
       table.chooseGreedily()
       return count(table)
     }
-    func count(_ table: FSMTable) -> Int {
+    @Sendable func count(_ table: FSMTable) -> Int {
       graphs.reduce(0) { total, graph in
         var policy = FSMPolicy(table: table, graph: graph)
         return total + BatchingRun.countBatches(graph, policy: &policy)
@@ -214,12 +214,20 @@ public struct FSMTrainer {
     var imitations: [(table: FSMTable, batches: Int)] = []
     if options.imitationWidth > 0 {
       let base = table
-      for tieBreak in [BeamTieBreak.ready, .progress, .spread] {
+      let tieBreaks: [BeamTieBreak] = [.ready, .progress, .spread]
+      // The beams are independent: they run side by side (cores permitting), their moves come
+      // back in (tie-break, graph) order, and the tables are built from them in that order.
+      let (graphs, width) = (graphs, options.imitationWidth)
+      let beamMoves = Parallel.map(tieBreaks.count * graphs.count) { i in
+        BeamBatching.schedule(
+          graphs[i % graphs.count], width: width,
+          tieBreak: tieBreaks[i / graphs.count]
+        ).moves
+      }
+      for (b, _) in tieBreaks.enumerated() {
         var imitation = base
         for (g, graph) in graphs.enumerated() {
-          let moves = BeamBatching.schedule(
-            graph, width: options.imitationWidth, tieBreak: tieBreak
-          ).moves
+          let moves = beamMoves[b * graphs.count + g]
           var run = BatchingRun(graph: graph, recordSchedule: false)
           for move in moves {
             run.runUnbatched()
@@ -293,17 +301,29 @@ public struct FSMTrainer {
     final.chooseGreedily()
     var ruleOnly = table
     for s in 0..<ruleOnly.stateCount { ruleOnly.choices[s] = -1 }
-    var starts = [best, final, ruleOnly]
-    for imitation in imitations where imitation.table != best { starts.append(imitation.table) }
+    let starts =
+      [best, final, ruleOnly] + imitations.map(\.table).filter { $0 != best }
     var evaluations = 0
     let share = options.refineEvaluations / starts.count
     var result = best
     var resultBatches = bestBatches
-    for (i, start) in starts.enumerated() {
-      var candidate = start
-      var batches = i == 0 ? bestBatches : count(candidate)
-      let budget = i + 1 == starts.count ? options.refineEvaluations - evaluations : share
-      let used = refine(&candidate, batches: &batches, budget: budget)
+    // Every start but the last refines on its own share, independently of the others: they run
+    // side by side (cores permitting). The last takes what they left, so it runs after them.
+    // The results are then taken in start order, as one after the other would.
+    let firstBatches = bestBatches
+    let refined = Parallel.map(starts.count - 1) { i in
+      var candidate = starts[i]
+      var batches = i == 0 ? firstBatches : count(candidate)
+      let used = refine(&candidate, batches: &batches, budget: share)
+      return (candidate, batches, used)
+    }
+    for i in starts.indices {
+      var (candidate, batches, used) = i < refined.count ? refined[i] : (starts[i], 0, 0)
+      if i + 1 == starts.count {
+        batches = i == 0 ? bestBatches : count(candidate)
+        used = refine(
+          &candidate, batches: &batches, budget: options.refineEvaluations - evaluations)
+      }
       evaluations += used
       if batches < resultBatches
         || batches == resultBatches && candidate.stateCount > result.stateCount
@@ -318,7 +338,9 @@ public struct FSMTrainer {
     /// Coordinate descent on the total batch count. Each sweep first adds the states the
     /// current FSM visits but the table lacks (their choice is the fallback rule's), so every
     /// decision the FSM makes can be changed. Returns the evaluations used.
-    func refine(_ best: inout FSMTable, batches bestBatches: inout Int, budget: Int) -> Int {
+    @Sendable func refine(_ best: inout FSMTable, batches bestBatches: inout Int, budget: Int)
+      -> Int
+    {
       var evaluations = 0
       refinement: while evaluations < budget {
         addVisitedStates(&best)
@@ -346,7 +368,7 @@ public struct FSMTrainer {
       return evaluations
     }
 
-    func addVisitedStates(_ table: inout FSMTable) {
+    @Sendable func addVisitedStates(_ table: inout FSMTable) {
       for (g, graph) in graphs.enumerated() {
         var policy = FSMPolicy(table: table, graph: graph)
         var run = BatchingRun(graph: graph, recordSchedule: false)

@@ -102,9 +102,12 @@ public struct PassManager {
   }
 
   /// Runs every pass in order. `observe` is called after each pass with its index and record.
+  /// `verified` is a module that already passed `Verifier.verify` (the input as loaded): the
+  /// verification after the first pass then skips what it shows unchanged (the graph), as it
+  /// does after later passes.
   @discardableResult
   public func run(
-    on module: inout Module, file: String,
+    on module: inout Module, file: String, verified initiallyVerified: Module? = nil,
     observe: (_ index: Int, _ record: Record, _ module: Module) throws(Diagnostic) -> Void = {
       _, _, _ in
     }
@@ -112,7 +115,7 @@ public struct PassManager {
     try checkPrerequisites(startingWith: module.presentParts, file: file)
     var records: [Record] = []
     // The module as last verified: parts a pass leaves alone are not checked again.
-    var verified: Module?
+    var verified = initiallyVerified
     let clock = ContinuousClock()
     for (index, scheduled) in passes.enumerated() {
       var statistics = PassStatistics()

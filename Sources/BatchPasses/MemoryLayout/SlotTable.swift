@@ -32,17 +32,19 @@ struct SlotTable {
       var best: Int32 = -1
       var bestBytes = 0
       for j in 0..<requirements.slotCount(of: nodes, in: module) {
-        let kind = requirements.slot(j, of: nodes, in: module)
-        if case .free = kind { continue }
+        let mark = tensors.count
+        let kind = Self.classify(
+          j, of: nodes, in: module, requirements: requirements, rank: rank, into: &tensors)
+        if kind == .free { continue }
         let k = Int32(slot.count)
         batch.append(Int32(b))
         slot.append(Int32(j))
-        if case .slice(let operands) = kind {
+        if kind == .slice {
           // Every operand of a slice is in the arena and of one size: that is its gather.
-          let size = operands.count * requirements.tensorBytes[Int(operands[0])]
+          let first = module.operands[Int(module.operandStart[Int(nodes[nodes.startIndex])]) + j]
+          let size = (tensors.count - mark) * requirements.tensorBytes[Int(first)]
           bytes.append(size)
           sliceable.append(true)
-          tensors.append(contentsOf: operands.lazy.map { Int32(rank[Int($0)]) })
           if size > bestBytes {
             best = k
             bestBytes = size
@@ -56,6 +58,63 @@ struct SlotTable {
       largest.append(best)
       batchStart.append(Int32(slot.count))
     }
+  }
+
+  enum Kind { case free, slice, unsliceable }
+
+  /// `LayoutRequirements.slot(j, of: nodes, in: module)` without allocating: for a slice, its
+  /// tensors' ranks are appended to `tensors` in batch order; otherwise `tensors` is left as it
+  /// was. The same answer, case by case (`ScaleFastPathTests.slotTableClassifiesAsLayoutRequirements`).
+  static func classify(
+    _ j: Int, of nodes: ArraySlice<Int32>, in module: Module, requirements: LayoutRequirements,
+    rank: [Int], into tensors: inout [Int32]
+  ) -> Kind {
+    guard nodes.count > 1 else { return .free }
+    let mark = tensors.count
+    var external = 0
+    var head = Module.external
+    var previous: Int32 = 0
+    var (allSame, sameSize, increasing) = (true, true, true)
+    var size = 0
+    for n in nodes {
+      let start = Int(module.operandStart[Int(n)])
+      guard j < Int(module.operandStart[Int(n) + 1]) - start else {
+        tensors.removeSubrange(mark...)
+        return .unsliceable
+      }
+      let operand = module.operands[start + j]
+      if operand == Module.external {
+        external += 1
+        continue
+      }
+      if head == Module.external {
+        head = operand
+        size = requirements.tensorBytes[Int(operand)]
+      } else {
+        if operand != head { allSame = false }
+        if requirements.tensorBytes[Int(operand)] != size { sameSize = false }
+        if operand <= previous { increasing = false }
+      }
+      previous = operand
+      tensors.append(Int32(rank[Int(operand)]))
+    }
+    if external == nodes.count || (external == 0 && allSame) {
+      tensors.removeSubrange(mark...)
+      return .free
+    }
+    if external > 0 || !sameSize {
+      tensors.removeSubrange(mark...)
+      return .unsliceable
+    }
+    if !increasing {
+      // A repeated tensor: neighbours once sorted (ranks name nodes one to one).
+      let sorted = tensors[mark...].sorted()
+      if zip(sorted, sorted.dropFirst()).contains(where: ==) {
+        tensors.removeSubrange(mark...)
+        return .unsliceable
+      }
+    }
+    return .slice
   }
 
   /// The tensors of listed slot k (empty unless sliceable).
