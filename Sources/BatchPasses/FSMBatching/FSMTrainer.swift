@@ -1,4 +1,5 @@
 import BatchIR
+import Glibc
 
 /// Options of ED-Batch's tabular Q-learning (defaults are the paper's).
 public struct QLearningOptions: Sendable {
@@ -135,8 +136,10 @@ public struct FSMPolicy: BatchingPolicy {
       if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
         return Int(graphType[Int(choice)])
       }
-    } else if !backoff.isEmpty {
-      for coarse in FSMTable.backoffKeys(key, encoding: table.encoding) {
+    } else if !backoff.isEmpty, getenv("FSM_NOBACKOFF") == nil {
+      for coarse in FSMTable.backoffKeys(key, encoding: table.encoding).prefix(
+        getenv("FSM_LEVELS") == nil ? 9 : 1)
+      {
         if let choice = backoff[coarse], choice >= 0, graphType[Int(choice)] >= 0,
           !run.ready[Int(graphType[Int(choice)])].isEmpty
         {

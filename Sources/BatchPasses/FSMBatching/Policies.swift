@@ -141,7 +141,7 @@ public struct TightPolicy: BatchingPolicy {
 /// over the longest of any ready type, whether it ran last, and its ready count over the
 /// largest. Fitted to a search's decisions (`FSMTrainer`); a trained table's fallback when it
 /// has weights.
-public struct RankedRule: Sendable, Equatable {
+public struct RankedRule: BatchingPolicy, Sendable, Equatable {
   public static let featureNames = ["tight", "equal", "behind", "share", "chain", "last", "size"]
   public var weights: [Double]
   /// Per graph type (0 for types without one).
