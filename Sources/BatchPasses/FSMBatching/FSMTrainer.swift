@@ -1,5 +1,4 @@
 import BatchIR
-import Glibc
 
 /// Options of ED-Batch's tabular Q-learning (defaults are the paper's).
 public struct QLearningOptions: Sendable {
@@ -136,10 +135,8 @@ public struct FSMPolicy: BatchingPolicy {
       if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
         return Int(graphType[Int(choice)])
       }
-    } else if !backoff.isEmpty, getenv("FSM_NOBACKOFF") == nil {
-      for coarse in FSMTable.backoffKeys(key, encoding: table.encoding).prefix(
-        getenv("FSM_LEVELS") == nil ? 9 : 1)
-      {
+    } else if !backoff.isEmpty {
+      for coarse in FSMTable.backoffKeys(key, encoding: table.encoding) {
         if let choice = backoff[coarse], choice >= 0, graphType[Int(choice)] >= 0,
           !run.ready[Int(graphType[Int(choice)])].isEmpty
         {
