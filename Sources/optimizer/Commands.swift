@@ -135,6 +135,13 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Random seed.")
   var seed: UInt64 = 1
 
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Fit a ranking rule to the imitated decisions as the fallback of unseen states (kept when it beats the fixed rule on the training graphs)."
+  )
+  var rank = true
+
   @Option(name: .long, help: "Also draw the learned FSM as Graphviz DOT to this file.")
   var dot: String?
 
@@ -164,6 +171,7 @@ struct TrainCommand: ParsableCommand {
     options.imitationWidth = imitate
     options.refineEvaluations = refine
     options.roundSize = round
+    options.learnRule = rank
     let trainer = FSMTrainer(
       graphs: graphs, encoding: StateEncoding(rawValue: encoding) ?? .phased, options: options)
     let showProgress = !quiet && isatty(STDERR_FILENO) != 0

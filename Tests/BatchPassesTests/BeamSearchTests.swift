@@ -124,7 +124,9 @@ import Workloads
   /// and back-offs. A short training (imitation of a width-16 beam, 100 episodes, 200
   /// refinement evaluations) keeps the debug build to seconds; the default training's counts
   /// (self-trained and transferred) are measured by `optimizer report` (docs/results.md), and
-  /// G0's is also held by the regression guard.
+  /// G0's is also held by the regression guard. The table's fallback is the ranking rule
+  /// fitted to the width-16 beams' decisions (G1 264 → 269, G2 233 → 228 against the tight rule
+  /// this short training had before; the default training's rule gives 258 / 223 / 251 / 246).
   @Test func latticeTransfer() throws {
     let g0 = BatchingGraph(try importCorpus("edbatch/lattice-b64/G0.txt"))
     var options = QLearningOptions()
@@ -135,7 +137,7 @@ import Workloads
     #expect(trained.bestBatches == 224)
     var applied = FSMPolicy(table: trained.table, graph: g0)
     #expect(BatchingRun.countBatches(g0, policy: &applied) == 224)
-    let expected = [(264, 32, 218), (233, 94, 138), (258, 48, 203), (249, 73, 167)]
+    let expected = [(269, 47, 178), (228, 98, 118), (258, 52, 186), (249, 77, 143)]
     for (k, (batches, fallbacks, backoffs)) in expected.enumerated() {
       let graph = BatchingGraph(try importCorpus("edbatch/lattice-b64/G\(k + 1).txt"))
       var policy = FSMPolicy(table: trained.table, graph: graph)

@@ -55,6 +55,10 @@ public struct FSMTable: Equatable, Sendable {
   public private(set) var actions: [[ActionValue]] = []
   /// The FSM itself: the type each state runs (-1: none, the fallback rule decides).
   public var choices: [Int32] = []
+  /// The learned fallback rule (`RankedRule`), when training fitted one: a weight per feature
+  /// (`RankedRule.featureNames`) and a bias per table type. Nil: the fixed rule.
+  public var rankWeights: [Double]?
+  public var rankBias: [Double] = []
 
   public init(encoding: StateEncoding, typeNames: [String] = []) {
     self.encoding = encoding
@@ -65,7 +69,7 @@ public struct FSMTable: Equatable, Sendable {
   public static func == (a: FSMTable, b: FSMTable) -> Bool {
     a.encoding == b.encoding && a.typeNames == b.typeNames && a.stateKeys == b.stateKeys
       && a.actions == b.actions
-      && a.choices == b.choices
+      && a.choices == b.choices && a.rankWeights == b.rankWeights && a.rankBias == b.rankBias
   }
 
   public var stateCount: Int { stateKeys.count }
@@ -224,6 +228,13 @@ extension FSMTable {
   public func text() -> String {
     var out =
       "fsm-policy \(FSMTable.formatVersion)\nencoding \(encoding.rawValue)\ntypes \(typeNames.joined(separator: " "))\n"
+    if let weights = rankWeights {
+      out += "rank"
+      for (name, w) in zip(RankedRule.featureNames, weights) { out += " \(name)=\(w)" }
+      out += "\nbias"
+      for (t, b) in rankBias.enumerated() { out += " \(typeNames[t])=\(b)" }
+      out += "\n"
+    }
     for (s, key) in stateKeys.enumerated() {
       out += "state"
       for t in key { out += " " + keyWord(t) }
@@ -291,6 +302,33 @@ extension FSMTable {
           _ = table.typeIndex(for: String(name))
         }
         sawTypes = true
+      case "rank":
+        var weights = [Double](repeating: 0, count: RankedRule.featureNames.count)
+        for word in words.dropFirst() {
+          let parts = word.split(separator: "=", maxSplits: 1)
+          guard parts.count == 2, let f = RankedRule.featureNames.firstIndex(of: String(parts[0])),
+            let value = Double(parts[1]), value.isFinite
+          else {
+            throw fail(
+              "expected FEATURE=WEIGHT, a feature one of \(RankedRule.featureNames.joined(separator: ", "))",
+              word: word)
+          }
+          weights[f] = value
+        }
+        table.rankWeights = weights
+      case "bias":
+        guard sawTypes else { throw fail("a bias line before the 'types' line") }
+        var bias = [Double](repeating: 0, count: table.typeNames.count)
+        for word in words.dropFirst() {
+          let parts = word.split(separator: "=", maxSplits: 1)
+          guard parts.count == 2, let t = table.typeIndex[String(parts[0])],
+            let value = Double(parts[1]), value.isFinite
+          else {
+            throw fail("expected TYPE=BIAS with a type on the 'types' line", word: word)
+          }
+          bias[Int(t)] = value
+        }
+        table.rankBias = bias
       case "state":
         guard sawTypes else { throw fail("a state line before the 'types' line") }
         guard let arrow = words.firstIndex(of: "->"), arrow + 2 < words.count,
@@ -349,7 +387,9 @@ extension FSMTable {
           table.actions[s].append(ActionValue(action: t, value: value, visits: visits))
         }
       default:
-        throw fail("expected 'encoding', 'types' or 'state', found '\(keyword)'", word: keyword)
+        throw fail(
+          "expected 'encoding', 'types', 'rank', 'bias' or 'state', found '\(keyword)'",
+          word: keyword)
       }
     }
     guard sawHeader else {
@@ -362,9 +402,21 @@ extension FSMTable {
 }
 
 extension FSMTable {
-  /// The rule that decides states the table does not know (and the training prior): `tight`
-  /// for the `critical` and `phased` encodings, `typewise` for the others.
-  func fallbackChoice(_ run: BatchingRun) -> Int {
-    encoding.marksPaths ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+  /// The rule that decides states the table does not know (and the training prior): the
+  /// learned ranking when the table has one, else `tight` for the `critical` and `phased`
+  /// encodings and `typewise` for the others.
+  func fallbackChoice(_ run: BatchingRun, rule: RankedRule?) -> Int {
+    if let rule { return rule.choose(run) }
+    return encoding.marksPaths ? TightPolicy().choose(run) : TypewisePolicy().choose(run)
+  }
+
+  /// The learned rule for a graph whose types map to table types by `tableType`; nil when the
+  /// table has none.
+  func rankedRule(tableType: [Int32]) -> RankedRule? {
+    guard let rankWeights else { return nil }
+    let bias = tableType.map { t in
+      t >= 0 && Int(t) < rankBias.count ? rankBias[Int(t)] : 0
+    }
+    return RankedRule(weights: rankWeights, bias: bias)
   }
 }

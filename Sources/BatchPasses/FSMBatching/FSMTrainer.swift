@@ -23,6 +23,9 @@ public struct QLearningOptions: Sendable {
   /// Episodes per round: a round's episodes all start from the same table and may run in
   /// parallel; their updates are applied in episode order.
   public var roundSize = 1
+  /// Fit a ranking rule (`RankedRule`) to the imitated decisions and make it the table's
+  /// fallback when, alone, it needs fewer batches on the training graphs than the fixed rule.
+  public var learnRule = true
 
   public init() {}
 }
@@ -95,6 +98,8 @@ public struct FSMPolicy: BatchingPolicy {
   /// For encodings with coarser back-off keys (`FSMTable.backoffKeys`): the choice of each
   /// coarser key, by the votes (visits) of the full states that share it.
   let backoff: [[Int32]: Int32]
+  /// The table's learned fallback rule for this graph, if it has one.
+  let rule: RankedRule?
   /// Decisions made by the fallback rule.
   public private(set) var fallbacks = 0
   /// Decisions made by the back-off table (an unseen state whose coarser key was seen).
@@ -104,6 +109,7 @@ public struct FSMPolicy: BatchingPolicy {
     self.table = table
     let tableType = graph.typeNames.map { table.knownTypeIndex($0) ?? StateEncoder.unknownType }
     encoder = StateEncoder(encoding: table.encoding, tableType: tableType)
+    rule = table.rankedRule(tableType: tableType)
     var graphType = [Int32](repeating: -1, count: table.typeNames.count)
     for (g, t) in tableType.enumerated() where t != StateEncoder.unknownType {
       graphType[Int(t)] = Int32(g)
@@ -140,7 +146,7 @@ public struct FSMPolicy: BatchingPolicy {
       }
     }
     fallbacks += 1
-    return table.fallbackChoice(run)
+    return table.fallbackChoice(run, rule: rule)
   }
 }
 
@@ -213,7 +219,6 @@ public struct FSMTrainer: Sendable {
     // every one is a start of the refinement.
     var imitations: [(table: FSMTable, batches: Int)] = []
     if options.imitationWidth > 0 {
-      let base = table
       let tieBreaks: [BeamTieBreak] = [.ready, .progress, .spread]
       // The beams are independent: they run side by side (cores permitting), their moves come
       // back in (tie-break, graph) order, and the tables are built from them in that order.
@@ -224,8 +229,12 @@ public struct FSMTrainer: Sendable {
           tieBreak: tieBreaks[i / graphs.count]
         ).moves
       }
-      for (b, _) in tieBreaks.enumerated() {
-        var imitation = base
+      var imitated: [FSMTable] = []
+      // Every decision of every beam, for the ranking rule: candidates' features and table
+      // types, and the one the beam ran.
+      var decisions: [(features: [Double], types: [Int32], chosen: Int)] = []
+      for b in tieBreaks.indices {
+        var imitation = table
         for (g, graph) in graphs.enumerated() {
           let moves = beamMoves[b * graphs.count + g]
           var run = BatchingRun(graph: graph, recordSchedule: false)
@@ -234,12 +243,35 @@ public struct FSMTrainer: Sendable {
             let s = imitation.addState(encoders[g].key(run))
             imitation.update(
               state: s, action: encoders[g].tableType[Int(move)], toward: 0, rate: 1)
+            if options.learnRule, run.readyTypes.count > 1 {
+              decisions.append(
+                (
+                  RankedRule.features(run), run.readyTypes.map { encoders[g].tableType[Int($0)] },
+                  run.readyTypes.firstIndex(of: move) ?? 0
+                ))
+            }
             run.runBatch(type: Int(move))
           }
         }
         imitation.chooseMostVisited()
-        imitations.append((imitation, count(imitation)))
+        imitated.append(imitation)
       }
+      if !decisions.isEmpty {
+        let fitted = RankedRule.fit(decisions, typeCount: table.typeNames.count)
+        var ranked = table
+        ranked.rankWeights = fitted.weights
+        ranked.rankBias = fitted.bias
+        // Keep the learned rule only when, alone (every decision its own), it beats the fixed
+        // rule on the training graphs.
+        if count(ranked) < count(table) {
+          table = ranked
+          for i in imitated.indices {
+            imitated[i].rankWeights = fitted.weights
+            imitated[i].rankBias = fitted.bias
+          }
+        }
+      }
+      imitations = imitated.map { ($0, count($0)) }
       imitations.sort { $0.batches < $1.batches }
       table = imitations[0].table
     }
@@ -429,6 +461,7 @@ struct EpisodeContext: Sendable {
     var rng = SeededGenerator(seed: seed &+ UInt64(spec.index) &* 0x9E37_79B9_7F4A_7C15)
     let graph = graphs[spec.graph]
     let encoder = encoders[spec.graph]
+    let rule = table.rankedRule(tableType: encoder.tableType)
     var trajectory = Trajectory()
     var run = BatchingRun(graph: graph, recordSchedule: false)
     while true {
@@ -440,7 +473,7 @@ struct EpisodeContext: Sendable {
       if rng.unit() < spec.epsilon {
         choice = Int(run.readyTypes[Int(rng.next() % UInt64(run.readyTypes.count))])
       } else {
-        var prior = table.fallbackChoice(run)
+        var prior = table.fallbackChoice(run, rule: rule)
         if let imitated, let i = imitated.state(key), imitated.choices[i] >= 0,
           let t = run.readyTypes.first(where: { encoder.tableType[Int($0)] == imitated.choices[i] })
         {

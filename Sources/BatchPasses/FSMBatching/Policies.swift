@@ -1,5 +1,11 @@
 import BatchIR
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Picks which ready batchable type runs next. `run.readyTypes` is never empty when asked.
 public protocol BatchingPolicy {
   mutating func choose(_ run: BatchingRun) -> Int
@@ -124,6 +130,109 @@ public struct TightPolicy: BatchingPolicy {
       }
     }
     return best >= 0 ? best : TypewisePolicy().choose(run)
+  }
+}
+
+/// A learned ranking of the ready types: the type with the highest score
+/// `Σ weights[i] · feature_i(t) + bias[t]` runs (ties: the lower type index). The features of a
+/// type (`RankedRule.featureNames`) are O(types) each, from the run's path table and ready
+/// counts: whether it is tight (`NAME*`), level with another type's chain (`NAME=`), how far
+/// behind (k of `NAME+k`), its share of its frontier that is ready, its longest remaining chain
+/// over the longest of any ready type, whether it ran last, and its ready count over the
+/// largest. Fitted to a search's decisions (`FSMTrainer`); a trained table's fallback when it
+/// has weights.
+public struct RankedRule: BatchingPolicy, Sendable, Equatable {
+  public static let featureNames = ["tight", "equal", "behind", "share", "chain", "last", "size"]
+  public var weights: [Double]
+  /// Per graph type (0 for types without one).
+  public var bias: [Double]
+
+  public init(weights: [Double], bias: [Double]) {
+    self.weights = weights
+    self.bias = bias
+  }
+
+  /// The features of every ready type, in `run.readyTypes` order, `featureNames.count` each.
+  public static func features(_ run: BatchingRun) -> [Double] {
+    let slotCount = run.graph.slotCount
+    var longest: Int32 = 1
+    var most = 1
+    for t in run.readyTypes {
+      let s = Int(run.graph.slotOfType[Int(t)])
+      longest = max(longest, run.groupMax[s * slotCount + s])
+      most = max(most, run.ready[Int(t)].count)
+    }
+    var out: [Double] = []
+    out.reserveCapacity(run.readyTypes.count * featureNames.count)
+    for t in run.readyTypes {
+      let type = Int(t)
+      let s = Int(run.graph.slotOfType[type])
+      let mark = run.pathMark(type: type)
+      out.append(mark == 0 ? 1 : 0)
+      out.append(mark == 1 ? 1 : 0)
+      out.append(mark >= 2 ? Double(mark - 1) : 0)
+      out.append(run.reward(type: type) + 1)
+      out.append(Double(run.groupMax[s * slotCount + s]) / Double(longest))
+      out.append(run.lastBatchType == t ? 1 : 0)
+      out.append(Double(run.ready[type].count) / Double(most))
+    }
+    return out
+  }
+
+  public func choose(_ run: BatchingRun) -> Int {
+    let features = RankedRule.features(run)
+    let width = RankedRule.featureNames.count
+    var best = -1
+    var bestScore = -Double.infinity
+    for (i, t) in run.readyTypes.enumerated() {
+      var score = Int(t) < bias.count ? bias[Int(t)] : 0
+      for f in 0..<width { score += weights[f] * features[i * width + f] }
+      if score > bestScore {
+        best = Int(t)
+        bestScore = score
+      }
+    }
+    return best
+  }
+
+  /// Fits weights and per-type biases (`typeCount` types) to decisions by softmax regression
+  /// (full-batch gradient ascent on the log-likelihood of the chosen type, L2 penalty `l2`,
+  /// a fixed number of steps from zero: deterministic). Each decision is its candidates'
+  /// features (`features(_:)`), their types, and the index of the chosen one.
+  public static func fit(
+    _ decisions: [(features: [Double], types: [Int32], chosen: Int)], typeCount: Int,
+    steps: Int = 1500, rate: Double = 0.5, l2: Double = 0.01
+  ) -> (weights: [Double], bias: [Double]) {
+    let width = featureNames.count
+    var w = [Double](repeating: 0, count: width + typeCount)
+    guard !decisions.isEmpty else { return (Array(w[..<width]), Array(w[width...])) }
+    var gradient = w
+    var scores: [Double] = []
+    for _ in 0..<steps {
+      for i in gradient.indices { gradient[i] = 0 }
+      for d in decisions {
+        let n = d.types.count
+        scores.removeAll(keepingCapacity: true)
+        for c in 0..<n {
+          var score = w[width + Int(d.types[c])]
+          for f in 0..<width { score += w[f] * d.features[c * width + f] }
+          scores.append(score)
+        }
+        let top = scores.max() ?? 0
+        var total = 0.0
+        for c in 0..<n {
+          scores[c] = exp(scores[c] - top)
+          total += scores[c]
+        }
+        for c in 0..<n {
+          let weight = (c == d.chosen ? 1 : 0) - scores[c] / total
+          for f in 0..<width { gradient[f] += weight * d.features[c * width + f] }
+          gradient[width + Int(d.types[c])] += weight
+        }
+      }
+      for i in w.indices { w[i] += rate * (gradient[i] / Double(decisions.count) - l2 * w[i]) }
+    }
+    return (Array(w[..<width]), Array(w[width...]))
   }
 }
 
