@@ -3,6 +3,14 @@ SWIFT ?= swift
 
 .PHONY: deps run test build release format results guard
 
+# OpenBLAS picks its kernels from a table of CPU models and falls back to its generic, several
+# times slower ones on a model newer than the table (docs/cpu-backend.md). Unless it is set,
+# name the kernels the CPU's vector extensions allow, as the optimizer's warning suggests.
+OPENBLAS_CORETYPE ?= $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo SkylakeX || { grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo Haswell; })
+ifneq ($(OPENBLAS_CORETYPE),)
+export OPENBLAS_CORETYPE
+endif
+
 deps:
 	@scripts/ensure-deps.sh
 
