@@ -69,28 +69,40 @@ import Workloads
     }
   }
 
+  /// A module of `producers` input nodes, one in eight of `largeFloats` floats and the rest of 4,
+  /// and a variadic `use` type (index 2) for consumers to come; with the producers in a random
+  /// order.
+  static func randomProducers(
+    _ producers: Int, largeFloats: Int, using random: inout SeededGenerator
+  ) -> (module: Module, order: [Int32]) {
+    var module = Module()
+    module.addOpType(
+      OpType(name: "small", kind: "input", operands: [], result: TensorType(.f32, [4])))
+    module.addOpType(
+      OpType(
+        name: "large", kind: "input", operands: [], result: TensorType(.f32, [largeFloats])))
+    module.addOpType(
+      OpType(
+        name: "use", kind: "add", operands: [TensorType(.f32, [4])], variadic: true,
+        result: TensorType(.f32, [4])))
+    module.beginInstance(name: "i")
+    for n in 0..<producers {
+      let large = Int.random(in: 0..<8, using: &random) == 0
+      module.addNode(type: large ? 1 : 0, operands: [Int32](), name: "p\(n)")
+    }
+    return (module, (0..<Int32(producers)).shuffled(using: &random))
+  }
+
   /// Producers laid out in a random order; each consumer slot takes a run of that order (a
   /// slice), random producers, externals or one repeated tensor; the consumers run in a random
   /// batch order. The in-place check says what `LayoutRequirements.slot` and `isSlice` say.
   @Test func inPlaceSlotCheckAgreesWithLayoutRequirements() async {
     await propertyCheck(count: 300, input: Self.seeds, Gen.int(in: 1...12)) { seed, consumers in
       var random = SeededGenerator(seed: seed)
-      var module = Module()
-      module.addOpType(
-        OpType(name: "small", kind: "input", operands: [], result: TensorType(.f32, [4])))
-      module.addOpType(
-        OpType(name: "large", kind: "input", operands: [], result: TensorType(.f32, [8])))
-      module.addOpType(
-        OpType(
-          name: "use", kind: "add", operands: [TensorType(.f32, [4])], variadic: true,
-          result: TensorType(.f32, [4])))
-      module.beginInstance(name: "i")
       let producers = consumers + 4
-      for n in 0..<producers {
-        let large = Int.random(in: 0..<8, using: &random) == 0
-        module.addNode(type: large ? 1 : 0, operands: [Int32](), name: "p\(n)")
-      }
-      let order = (0..<Int32(producers)).shuffled(using: &random)
+      let (producersOnly, order) = Self.randomProducers(
+        producers, largeFloats: 8, using: &random)
+      var module = producersOnly
       let slots = 3
       var operands = [[Int32]](repeating: [], count: consumers)
       for j in 0..<slots {
@@ -143,22 +155,10 @@ import Workloads
   @Test func slotTableClassifiesAsLayoutRequirements() async {
     await propertyCheck(count: 300, input: Self.seeds, Gen.int(in: 1...12)) { seed, consumers in
       var random = SeededGenerator(seed: seed)
-      var module = Module()
-      module.addOpType(
-        OpType(name: "small", kind: "input", operands: [], result: TensorType(.f32, [4])))
-      module.addOpType(
-        OpType(name: "large", kind: "input", operands: [], result: TensorType(.f32, [16])))
-      module.addOpType(
-        OpType(
-          name: "use", kind: "add", operands: [TensorType(.f32, [4])], variadic: true,
-          result: TensorType(.f32, [4])))
-      module.beginInstance(name: "i")
       let producers = consumers + 4
-      for n in 0..<producers {
-        let large = Int.random(in: 0..<8, using: &random) == 0
-        module.addNode(type: large ? 1 : 0, operands: [Int32](), name: "p\(n)")
-      }
-      let order = (0..<Int32(producers)).shuffled(using: &random)
+      let (producersOnly, order) = Self.randomProducers(
+        producers, largeFloats: 16, using: &random)
+      var module = producersOnly
       for k in 0..<consumers {
         var operands: [Int32] = []
         for j in 0..<3 {
