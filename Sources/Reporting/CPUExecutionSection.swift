@@ -59,10 +59,7 @@ public struct CPUExecutionSection {
 
     /// Trains the table on `module` (not timed).
     init(trainingOn module: Module) {
-      batching = FSMBatchingPass()
-      batching.proofBudget = 0
-      var statistics = PassStatistics()
-      batching.table = batching.trainTable(on: module, statistics: &statistics)
+      batching = FSMBatchingPass.applying(tableTrainedOn: module)
     }
 
     /// Compiles `module`; returns the compiled module and the time the two passes took, in ms.

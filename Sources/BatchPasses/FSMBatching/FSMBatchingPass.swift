@@ -161,6 +161,17 @@ public struct FSMBatchingPass: Pass {
     module.layout = nil  // a layout belongs to the schedule it was made for
   }
 
+  /// The default pass holding the table it trains on `module`, without the proven bound: what
+  /// applying a trained table costs per mini-batch, without training or proving (the report's
+  /// compile column and the apply benchmarks time it).
+  public static func applying(tableTrainedOn module: Module) -> FSMBatchingPass {
+    var pass = FSMBatchingPass()
+    pass.proofBudget = 0
+    var statistics = PassStatistics()
+    pass.table = pass.trainTable(on: module, statistics: &statistics)
+    return pass
+  }
+
   /// Trains the FSM table on `module` as `run` does when given no table: on a bounded sample of
   /// its instances (`sample`) when it is larger, else on `graph` (the module's own, built when
   /// nil). Sets `sample_nodes`, `trained_nodes`, `episodes`, `refine_evaluations` and
