@@ -2,16 +2,35 @@
 /// other small text formats of this project. Tokens are read on demand by the parser.
 struct Cursor {
   let bytes: [UInt8]
+  /// Where reading stops: the cursor sees `bytes[..<end]` only.
+  private(set) var end: Int
   private(set) var index = 0
   private var line: Int32 = 1
   private var lineStart = 0
 
   init(bytes: [UInt8]) {
     self.bytes = bytes
+    self.end = bytes.count
   }
 
-  var atEnd: Bool { index >= bytes.count }
-  var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+  /// A cursor over `bytes[start..<end]`, where `start` begins line `line` of the source.
+  init(bytes: [UInt8], start: Int, end: Int, line: Int) {
+    self.bytes = bytes
+    self.end = end
+    self.index = start
+    self.line = Int32(line)
+    self.lineStart = start
+  }
+
+  /// This cursor, seeing the bytes only up to `end`.
+  func stopping(at end: Int) -> Cursor {
+    var copy = self
+    copy.end = end
+    return copy
+  }
+
+  var atEnd: Bool { index >= end }
+  var peek: UInt8? { index < end ? bytes[index] : nil }
 
   var location: SourceLocation {
     SourceLocation(line: Int(line), column: index - lineStart + 1)
@@ -20,7 +39,7 @@ struct Cursor {
   /// Skips blanks, newlines and `#` comments. Control characters other than tab, CR and LF are
   /// an error, so binary input is reported where it starts.
   mutating func skipTrivia() throws(Diagnostic) {
-    while index < bytes.count {
+    while index < end {
       let byte = bytes[index]
       switch byte {
       case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
@@ -30,7 +49,7 @@ struct Cursor {
         line += 1
         lineStart = index
       case UInt8(ascii: "#"):
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+        while index < end, bytes[index] != UInt8(ascii: "\n") { index += 1 }
       default:
         if byte < 0x20 || byte == 0x7F {
           throw Diagnostic(
@@ -90,13 +109,13 @@ struct Cursor {
   /// Reads what `scanWord` reads and returns where it lies in the bytes, making no `String`.
   mutating func scanWordRange() -> Range<Int> {
     let start = index
-    while index < bytes.count, Cursor.isWordByte(bytes[index]) {
-      if bytes[index] == UInt8(ascii: "-"), index + 1 < bytes.count,
+    while index < end, Cursor.isWordByte(bytes[index]) {
+      if bytes[index] == UInt8(ascii: "-"), index + 1 < end,
         bytes[index + 1] == UInt8(ascii: ">")
       {
         break
       }
-      if bytes[index] == UInt8(ascii: "."), index + 1 < bytes.count,
+      if bytes[index] == UInt8(ascii: "."), index + 1 < end,
         bytes[index + 1] == UInt8(ascii: ".")
       {
         break
@@ -110,8 +129,7 @@ struct Cursor {
   mutating func scanInteger() -> Int? {
     var value = 0
     var overflow = false
-    while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9")
-    {
+    while index < end, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
       let digit = Int(bytes[index] - UInt8(ascii: "0"))
       let (times, o1) = value.multipliedReportingOverflow(by: 10)
       let (plus, o2) = times.addingReportingOverflow(digit)
@@ -127,7 +145,7 @@ struct Cursor {
     let start = index
     func digits(_ cursor: inout Cursor) -> Int {
       var count = 0
-      while cursor.index < cursor.bytes.count, cursor.bytes[cursor.index] >= UInt8(ascii: "0"),
+      while cursor.index < cursor.end, cursor.bytes[cursor.index] >= UInt8(ascii: "0"),
         cursor.bytes[cursor.index] <= UInt8(ascii: "9")
       {
         cursor.index += 1
@@ -136,7 +154,7 @@ struct Cursor {
       return count
     }
     guard digits(&self) > 0 else { return nil }
-    if peek == UInt8(ascii: "."), index + 1 < bytes.count, bytes[index + 1] != UInt8(ascii: ".") {
+    if peek == UInt8(ascii: "."), index + 1 < end, bytes[index + 1] != UInt8(ascii: ".") {
       index += 1
       guard digits(&self) > 0 else { return nil }
     }
@@ -152,20 +170,20 @@ struct Cursor {
   /// when the cursor is not at a quote or the string is not closed on its line.
   mutating func scanQuoted() -> String? {
     guard peek == UInt8(ascii: "\"") else { return nil }
-    var end = index + 1
-    while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\n") {
-      end += 1
+    var close = index + 1
+    while close < end, bytes[close] != UInt8(ascii: "\""), bytes[close] != UInt8(ascii: "\n") {
+      close += 1
     }
-    guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return nil }
-    let text = String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
-    index = end + 1
+    guard close < end, bytes[close] == UInt8(ascii: "\"") else { return nil }
+    let text = String(decoding: bytes[(index + 1)..<close], as: UTF8.self)
+    index = close + 1
     return text
   }
 
   /// Consumes `token` if the bytes at the cursor spell it.
   mutating func consume(_ token: StaticString) -> Bool {
     let count = token.utf8CodeUnitCount
-    guard index + count <= bytes.count else { return false }
+    guard index + count <= end else { return false }
     let matches = token.withUTF8Buffer { buffer in
       for offset in 0..<count where bytes[index + offset] != buffer[offset] { return false }
       return true
@@ -185,6 +203,20 @@ struct Cursor {
     }
     if byte >= 0x80 { return "a non-ASCII character" }
     return "'\(Character(Unicode.Scalar(byte)))'"
+  }
+
+  /// Whether `bytes` is valid UTF-8 (`firstInvalidUTF8` without the location).
+  static func isValidUTF8(_ bytes: ArraySlice<UInt8>) -> Bool {
+    guard bytes.contains(where: { $0 >= 0x80 }) else { return true }
+    var decoder = UTF8()
+    var iterator = bytes.makeIterator()
+    while true {
+      switch decoder.decode(&iterator) {
+      case .scalarValue: continue
+      case .emptyInput: return true
+      case .error: return false
+      }
+    }
   }
 
   /// The first byte that is not part of valid UTF-8, with its location, if any.

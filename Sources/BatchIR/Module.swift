@@ -247,6 +247,25 @@ public struct Module: Sendable {
     operands.reserveCapacity(operands.count + operandCount)
   }
 
+  /// Appends `other`'s instances and their nodes after this module's; `other` has the same op
+  /// types, and its node ids move past this module's nodes.
+  public mutating func appendInstances(of other: Module) {
+    let nodeOffset = Int32(nodeCount)
+    let operandOffset = Int32(operands.count)
+    nodeType.append(contentsOf: other.nodeType)
+    operands.append(contentsOf: other.operands.lazy.map { $0 < 0 ? $0 : $0 + nodeOffset })
+    operandStart.append(contentsOf: other.operandStart.dropFirst().lazy.map { $0 + operandOffset })
+    nodeName.append(contentsOf: other.nodeName)
+    if tracksLocations { nodeLocation.append(contentsOf: other.nodeLocation) }
+    for var instance in other.instances {
+      instance.nodes =
+        (instance.nodes.lowerBound + Int(nodeOffset))
+        ..<(instance.nodes.upperBound
+        + Int(nodeOffset))
+      instances.append(instance)
+    }
+  }
+
   /// Starts a new, empty instance; nodes added next belong to it.
   public mutating func beginInstance(
     name: String, arrival: Double? = nil, location: SourceLocation = .unknown

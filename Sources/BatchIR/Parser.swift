@@ -2,7 +2,7 @@
 ///
 /// A hand-written recursive-descent parser over UTF-8 bytes. Every error is a `Diagnostic`
 /// with the file, line and column; nothing traps on bad input.
-public struct DGParser {
+public struct DGParser: Sendable {
   /// The most nodes a module may hold (ids are 32-bit; this also bounds memory).
   public static let maxNodes = 50_000_000
   /// The most time-steps of one compact recurrent instance.
@@ -10,8 +10,22 @@ public struct DGParser {
   /// The latest `arrival=` a request may have, in seconds (about 31 years; keeps clocks finite).
   public static let maxArrival = 1e9
 
+  /// Files at least this long are read with their instances in two halves side by side
+  /// (`parseInHalves`); below it, starting a second thread costs about what it saves.
+  static let halvesThreshold = 1 << 20
+
   /// Parses `.dg` text. `file` names the source in diagnostics.
   public static func parse(_ bytes: [UInt8], file: String) throws(Diagnostic) -> Module {
+    if bytes.count >= halvesThreshold,
+      let module = parseInHalves(bytes, file: file, splittingNear: bytes.count / 2)
+    {
+      return module
+    }
+    return try parseInOnePass(bytes, file: file)
+  }
+
+  /// Parses `.dg` text from the first byte to the last.
+  static func parseInOnePass(_ bytes: [UInt8], file: String) throws(Diagnostic) -> Module {
     var parser = DGParser(bytes: bytes, file: file)
     do {
       return try parser.parseModule()
@@ -60,6 +74,14 @@ public struct DGParser {
       throw error(
         "invalid UTF-8: byte 0x\(String(bad.byte, radix: 16, uppercase: true))", at: bad.location)
     }
+    try parseHeader()
+    reserveNodes(forLinesIn: cursor.index..<cursor.end)
+    try parseItems(.all)
+    return module
+  }
+
+  /// `dg VERSION`.
+  private mutating func parseHeader() throws(Diagnostic) {
     try cursor.skipTrivia()
     if cursor.atEnd { throw error("empty file: expected the header 'dg \(Module.formatVersion)'") }
     let headerLocation = cursor.location
@@ -74,17 +96,45 @@ public struct DGParser {
         "unsupported format version \(version); this tool reads version \(Module.formatVersion)",
         at: versionLocation)
     }
-    // A node takes a line, and its operands (two, usually) fit in its line's bytes: room for
-    // that many up front saves copying the node arrays as they grow.
-    let lines = cursor.bytes.withUnsafeBufferPointer { bytes in
-      bytes.reduce(0) { $0 &+ ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-    }
+  }
+
+  /// A node takes a line, and its operands (two, usually) fit in its line's bytes: room for
+  /// that many up front saves copying the node arrays as they grow.
+  private mutating func reserveNodes(forLinesIn range: Range<Int>) {
+    let lines = Self.newlines(in: cursor.bytes, range)
     module.reserveCapacity(
       nodes: min(lines, Self.maxNodes), operands: min(2 * lines, Self.maxNodes))
+  }
+
+  private static func newlines(in bytes: [UInt8], _ range: Range<Int>) -> Int {
+    bytes.withUnsafeBufferPointer { bytes in
+      bytes[range].reduce(0) { $0 &+ ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    }
+  }
+
+  /// Which top-level items `parseItems` reads.
+  private enum Items {
+    /// Every item to the end of the input.
+    case all
+    /// `target` and `type` lines, stopping before anything else.
+    case declarations
+    /// `instance` blocks, stopping before anything else.
+    case instances
+  }
+
+  /// Reads top-level items up to the cursor's end, or, for a restricted kind, up to the first
+  /// item of another kind (the cursor then stops before it).
+  private mutating func parseItems(_ items: Items) throws(Diagnostic) {
     while true {
       try cursor.skipTrivia()
-      if cursor.atEnd { break }
+      if cursor.atEnd { return }
       let location = cursor.location
+      switch (items, cursor.peekIdentifier()) {
+      case (.all, _), (.declarations, "target"), (.declarations, "type"),
+        (.instances, "instance"):
+        break
+      default: return
+      }
       guard cursor.peekIsIdentifierStart else {
         throw error(
           "expected 'target', 'type', 'instance', 'schedule', 'layout' or 'packing', found \(cursor.describeNext())"
@@ -104,7 +154,74 @@ public struct DGParser {
           at: location)
       }
     }
-    return module
+  }
+
+  // MARK: Two halves side by side
+
+  /// Reads the file with its instances in two halves, side by side on two cores: the header and
+  /// declarations, then the instances before and from the split (each half numbering its nodes
+  /// from 0, with its own UTF-8 check), joined, then whatever follows the instances.
+  ///
+  /// The split is the first line at or after byte `near` that starts with `instance`. The first
+  /// half must read to exactly there, instances only, so one pass would be between items at the
+  /// split just as the second half is, and the joined module is the one that pass reads. Nil
+  /// when there is no such line, or on any error at all: the caller then reads the file in one
+  /// pass, which reports the error exactly where it is.
+  static func parseInHalves(_ bytes: [UInt8], file: String, splittingNear near: Int) -> Module? {
+    var head = DGParser(bytes: bytes, file: file)
+    guard (try? head.parseHeader()) != nil, (try? head.parseItems(.declarations)) != nil,
+      let split = instanceLine(in: bytes, atOrAfter: max(near, head.cursor.index))
+    else { return nil }
+    let instancesStart = head.cursor.index
+    var first = head
+    first.cursor = head.cursor.stopping(at: split)
+    first.reserveNodes(forLinesIn: instancesStart..<bytes.count)
+    let firstHalf = first
+    let secondHalf = head
+    let (before, after) = Parallel.both(
+      {
+        var half = firstHalf
+        guard Cursor.isValidUTF8(bytes[..<split]), (try? half.parseItems(.instances)) != nil,
+          half.cursor.atEnd
+        else { return DGParser?.none }
+        return half
+      },
+      {
+        var half = secondHalf
+        let line = 1 + newlines(in: bytes, 0..<split)
+        half.cursor = Cursor(bytes: bytes, start: split, end: bytes.count, line: line)
+        half.reserveNodes(forLinesIn: split..<bytes.count)
+        guard Cursor.isValidUTF8(bytes[split...]), (try? half.parseItems(.instances)) != nil
+        else { return DGParser?.none }
+        return half
+      })
+    guard var joined = before, let after,
+      joined.instanceNames.isDisjoint(with: after.instanceNames),
+      joined.module.nodeCount + after.module.nodeCount <= maxNodes
+    else { return nil }
+    joined.module.appendInstances(of: after.module)
+    joined.instanceNames.formUnion(after.instanceNames)
+    joined.cursor = after.cursor
+    guard (try? joined.parseItems(.all)) != nil else { return nil }
+    return joined.module
+  }
+
+  /// The start of the first line at or after byte `near` that begins with `instance` and a
+  /// blank, if any.
+  static func instanceLine(in bytes: [UInt8], atOrAfter near: Int) -> Int? {
+    let keyword = Array("instance".utf8)
+    var i = max(near, 1)
+    while i + keyword.count < bytes.count {
+      if bytes[i - 1] == UInt8(ascii: "\n"), bytes[i] == keyword[0],
+        bytes[i..<(i + keyword.count)].elementsEqual(keyword),
+        bytes[i + keyword.count] == UInt8(ascii: " ")
+          || bytes[i + keyword.count] == UInt8(ascii: "\t")
+      {
+        return i
+      }
+      i += 1
+    }
+    return nil
   }
 
   // MARK: Target
