@@ -257,11 +257,9 @@ public struct Module: Sendable {
     operandStart.append(contentsOf: other.operandStart.dropFirst().lazy.map { $0 + operandOffset })
     nodeName.append(contentsOf: other.nodeName)
     if tracksLocations { nodeLocation.append(contentsOf: other.nodeLocation) }
+    let shift = Int(nodeOffset)
     for var instance in other.instances {
-      instance.nodes =
-        (instance.nodes.lowerBound + Int(nodeOffset))
-        ..<(instance.nodes.upperBound
-        + Int(nodeOffset))
+      instance.nodes = (instance.nodes.lowerBound + shift)..<(instance.nodes.upperBound + shift)
       instances.append(instance)
     }
   }
