@@ -82,13 +82,11 @@ public struct LayoutRequirements: Sendable {
   /// `slot(j, of: batch, in: module)` in one pass over the operand arrays, without allocating
   /// (unless the operands do not increase and must be sorted to find a repeated one): for a
   /// slice, its tensors are appended to `tensors` in batch order; otherwise `tensors` is left as
-  /// it was. The one place that decides how a slot is served (the layout pass's slot table and
-  /// the verifier both call it). With `allowingRepeats`, tensors that repeat still make a slice:
-  /// for callers that go on to require distinct offsets, which rule repeats out without a sort.
+  /// it was. What `slot`, `requiredGathers` and the layout pass's slot table decide by (the
+  /// verifier's `isServedInPlace` checks offsets in the same scan, and is tested against it).
   @inlinable
   public func classify(
-    _ j: Int, of batch: ArraySlice<Int32>, in module: Module,
-    appendingTo tensors: inout [Int32], allowingRepeats: Bool = false
+    _ j: Int, of batch: ArraySlice<Int32>, in module: Module, appendingTo tensors: inout [Int32]
   ) -> SlotKind {
     guard batch.count > 1 else { return .free }
     let mark = tensors.count
@@ -128,7 +126,7 @@ public struct LayoutRequirements: Sendable {
       tensors.removeSubrange(mark...)
       return .unsliceable
     }
-    if !increasing && !allowingRepeats {
+    if !increasing {
       // A repeated tensor: neighbours once sorted (cheaper than hashing large batches); operands
       // that already increase, as they usually do, need no sort.
       let sorted = tensors[mark...].sorted()

@@ -102,33 +102,45 @@ public struct PQLayoutPass: Pass {
       leafCount: n,
       disjointRuns: (0..<batchCount).map { Int(batchStart[$0])..<Int(batchStart[$0 + 1]) })
     var dropped = 0
+    // A set reduced once stays consecutive in every order the tree keeps (and one that failed
+    // fails again): a slot listing the same tensors as an earlier one with the same first tensor
+    // and count, in the same order, takes that one's outcome without a reduction.
+    var latest: [Int64: (slot: Int, reduced: Bool)] = [:]
     for k in 0..<slots.slot.count where slots.sliceable[k] {
       let tensors = slots.tensors(ofSlot: k)
       if Self.isOneBatch(tensors, batchStart: batchStart, batchOf: batchOf) { continue }
-      if !tree.reduce(tensors) { dropped += 1 }
+      let key = Int64(tensors.first!) << 32 | Int64(tensors.count)
+      if let earlier = latest[key], slots.tensors(ofSlot: earlier.slot).elementsEqual(tensors) {
+        if !earlier.reduced { dropped += 1 }
+        continue
+      }
+      let reduced = tree.reduce(tensors)
+      if !reduced { dropped += 1 }
+      latest[key] = (k, reduced)
     }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
     var flat = FlatPQTree(tree)
     Self.orient(&flat, rank: Array(0..<n))
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
+    var buffers = Aligner.Buffers()
     consider(1, pqOrder)
     consider(
       2,
       Self.align(
         flat, from: pqOrder, batchStart: batchStart, batchOf: batchOf, slots: slots,
-        direction: .forward
+        direction: .forward, buffers: &buffers
       ).order)
     // The last alignments take their trees over (no copy): backward, then forward after it.
     let (backwardTree, backwardOrder) = Self.align(
       consume flat, from: pqOrder, batchStart: batchStart, batchOf: batchOf, slots: slots,
-      direction: .backward)
+      direction: .backward, buffers: &buffers)
     consider(3, backwardOrder)
     consider(
       4,
       Self.align(
         consume backwardTree, from: backwardOrder, batchStart: batchStart, batchOf: batchOf,
-        slots: slots, direction: .forward
+        slots: slots, direction: .forward, buffers: &buffers
       ).order)
 
     let gathers = slots.requiredGathers(nodes: best.nodes, offsets: best.offsets, stride: stride)
@@ -172,9 +184,10 @@ public struct PQLayoutPass: Pass {
   /// frontier. `batchOf` gives each node's batch.
   static func align(
     _ tree: consuming FlatPQTree, from frontier: [Int], batchStart: [Int32], batchOf: [Int32],
-    slots: SlotTable, direction: AlignmentDirection
+    slots: SlotTable, direction: AlignmentDirection, buffers: inout Aligner.Buffers
   ) -> (tree: FlatPQTree, order: [Int]) {
-    var aligner = Aligner(tree: tree, order: frontier)
+    var aligner = Aligner(tree: tree, order: frontier, taking: &buffers)
+    defer { swap(&buffers, &aligner.buffers) }
     switch direction {
     case .forward:
       for b in 0..<batchStart.count - 1 {
@@ -219,19 +232,45 @@ public struct PQLayoutPass: Pass {
   struct Aligner {
     var tree: FlatPQTree
     var order: [Int]
-    var position: [Int]
-    var key: [Int]
-    /// `FlatPQTree.orient`'s per-node minimum, and the walks' buffers.
-    var lowest: [Int]
-    var scratch = FlatPQTree.WalkScratch()
+    var buffers: Buffers
 
-    init(tree: consuming FlatPQTree, order: [Int]) {
+    /// The arrays of one alignment, handed on to the next (allocated and zero-filled once).
+    struct Buffers {
+      var position: [Int] = []
+      var key: [Int] = []
+      /// `FlatPQTree.orient`'s per-node minimum, and the walks' buffers.
+      var lowest: [Int] = []
+      var scratch = FlatPQTree.WalkScratch()
+    }
+
+    var position: [Int] {
+      _read { yield buffers.position }
+      _modify { yield &buffers.position }
+    }
+    var key: [Int] {
+      _read { yield buffers.key }
+      _modify { yield &buffers.key }
+    }
+
+    /// Takes `buffers` over (swapped out, so they are not copied on write) and fills them.
+    init(tree: consuming FlatPQTree, order: [Int], taking buffers: inout Buffers) {
       self.tree = tree
       self.order = order
-      position = [Int](repeating: 0, count: order.count)
-      for (p, leaf) in order.enumerated() { position[leaf] = p }
-      key = [Int](repeating: Int.max, count: order.count)
-      lowest = [Int](repeating: 0, count: self.tree.nodeCount)
+      self.buffers = Buffers()
+      swap(&self.buffers, &buffers)
+      let n = order.count
+      if self.buffers.position.count != n {
+        self.buffers.position = [Int](repeating: 0, count: n)
+      }
+      for (p, leaf) in order.enumerated() { self.buffers.position[leaf] = p }
+      if self.buffers.key.count != n {
+        self.buffers.key = [Int](repeating: Int.max, count: n)
+      } else {
+        self.buffers.key.withUnsafeMutableBufferPointer { $0.update(repeating: Int.max) }
+      }
+      if self.buffers.lowest.count < self.tree.nodeCount {
+        self.buffers.lowest = [Int](repeating: 0, count: self.tree.nodeCount)
+      }
     }
 
     /// The subtree holding exactly the leaves `batch` (one batch's results), if there is one.
@@ -248,8 +287,10 @@ public struct PQLayoutPass: Pass {
     mutating func turn(_ node: Int, leaves: Range<Int32>) {
       var start = Int.max
       for leaf in leaves { start = min(start, position[Int(leaf)]) }
-      tree.orient(subtree: node, least: &lowest, keys: key, scratch: &scratch)
-      let count = tree.writeLeaves(under: node, into: &order, from: start, scratch: &scratch)
+      tree.orient(
+        subtree: node, least: &buffers.lowest, keys: buffers.key, scratch: &buffers.scratch)
+      let count = tree.writeLeaves(
+        under: node, into: &order, from: start, scratch: &buffers.scratch)
       for p in start..<(start + count) { position[order[p]] = p }
     }
   }
