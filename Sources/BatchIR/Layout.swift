@@ -145,13 +145,15 @@ public struct LayoutRequirements: Sendable {
   }
 
   /// Bytes a gather of slot j copies: every operand tensor of the slot that lives in the arena.
+  @inlinable
   public func gatherBytes(_ j: Int, of batch: ArraySlice<Int32>, in module: Module) -> Int {
     var bytes = 0
+    // The flat operand arrays, read directly (no slice per node).
     for n in batch {
-      let operands = module.operands(of: Int(n))
-      if j < operands.count, operands[operands.startIndex + j] != Module.external {
-        bytes += tensorBytes[Int(operands[operands.startIndex + j])]
-      }
+      let start = Int(module.operandStart[Int(n)])
+      guard j < Int(module.operandStart[Int(n) + 1]) - start else { continue }
+      let operand = module.operands[start + j]
+      if operand != Module.external { bytes += tensorBytes[Int(operand)] }
     }
     return bytes
   }
