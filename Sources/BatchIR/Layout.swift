@@ -65,51 +65,106 @@ public struct LayoutRequirements: Sendable {
     case unsliceable
   }
 
+  /// `Slot` without the tensors: what `classify` returns.
+  public enum SlotKind: Sendable {
+    case free, slice, unsliceable
+  }
+
   public func slot(_ j: Int, of batch: ArraySlice<Int32>, in module: Module) -> Slot {
-    guard batch.count > 1 else { return .free }
     var tensors: [Int32] = []
-    tensors.reserveCapacity(batch.count)
+    switch classify(j, of: batch, in: module, appendingTo: &tensors) {
+    case .free: return .free
+    case .slice: return .slice(tensors)
+    case .unsliceable: return .unsliceable
+    }
+  }
+
+  /// `slot(j, of: batch, in: module)` in one pass over the operand arrays, without allocating
+  /// (unless the operands do not increase and must be sorted to find a repeated one): for a
+  /// slice, its tensors are appended to `tensors` in batch order; otherwise `tensors` is left as
+  /// it was. What `slot`, `requiredGathers` and the layout pass's slot table decide by (the
+  /// verifier's `isServedInPlace` checks offsets in the same scan, and is tested against it).
+  @inlinable
+  public func classify(
+    _ j: Int, of batch: ArraySlice<Int32>, in module: Module, appendingTo tensors: inout [Int32]
+  ) -> SlotKind {
+    guard batch.count > 1 else { return .free }
+    let mark = tensors.count
     var external = 0
+    var head = Module.external
+    var previous: Int32 = 0
+    var (allSame, sameSize, increasing) = (true, true, true)
+    var size = 0
     // The flat operand arrays are read directly: a slice per node costs a retain and a release.
     for n in batch {
       let start = Int(module.operandStart[Int(n)])
-      guard j < Int(module.operandStart[Int(n) + 1]) - start else { return .unsliceable }
+      guard j < Int(module.operandStart[Int(n) + 1]) - start else {
+        tensors.removeSubrange(mark...)
+        return .unsliceable
+      }
       let operand = module.operands[start + j]
-      if operand == Module.external { external += 1 } else { tensors.append(operand) }
+      if operand == Module.external {
+        external += 1
+        continue
+      }
+      if head == Module.external {
+        head = operand
+        size = tensorBytes[Int(operand)]
+      } else {
+        if operand != head { allSame = false }
+        if tensorBytes[Int(operand)] != size { sameSize = false }
+        if operand <= previous { increasing = false }
+      }
+      previous = operand
+      tensors.append(operand)
     }
-    if external == batch.count { return .free }
-    if external > 0 { return .unsliceable }
-    if tensors.allSatisfy({ $0 == tensors[0] }) { return .free }
-    let size = tensorBytes[Int(tensors[0])]
-    if tensors.contains(where: { tensorBytes[Int($0)] != size }) { return .unsliceable }
-    // A repeated tensor: neighbours once sorted (cheaper than hashing large batches); operands
-    // that already increase, as they usually do, need no sort.
-    if !zip(tensors, tensors.dropFirst()).allSatisfy({ $0 < $1 }) {
-      let sorted = tensors.sorted()
-      if zip(sorted, sorted.dropFirst()).contains(where: ==) { return .unsliceable }
+    if external == batch.count || (external == 0 && allSame) {
+      tensors.removeSubrange(mark...)
+      return .free
     }
-    return .slice(tensors)
+    if external > 0 || !sameSize {
+      tensors.removeSubrange(mark...)
+      return .unsliceable
+    }
+    if !increasing {
+      // A repeated tensor: neighbours once sorted (cheaper than hashing large batches); operands
+      // that already increase, as they usually do, need no sort.
+      let sorted = tensors[mark...].sorted()
+      if zip(sorted, sorted.dropFirst()).contains(where: ==) {
+        tensors.removeSubrange(mark...)
+        return .unsliceable
+      }
+    }
+    return .slice
   }
 
   /// The most operand slots any node of the batch has.
+  @inlinable
   public func slotCount(of batch: ArraySlice<Int32>, in module: Module) -> Int {
     module.mostOperands(of: batch)
   }
 
   /// Bytes a gather of slot j copies: every operand tensor of the slot that lives in the arena.
+  @inlinable
   public func gatherBytes(_ j: Int, of batch: ArraySlice<Int32>, in module: Module) -> Int {
     var bytes = 0
+    // The flat operand arrays, read directly (no slice per node).
     for n in batch {
-      let operands = module.operands(of: Int(n))
-      if j < operands.count, operands[operands.startIndex + j] != Module.external {
-        bytes += tensorBytes[Int(operands[operands.startIndex + j])]
-      }
+      let start = Int(module.operandStart[Int(n)])
+      guard j < Int(module.operandStart[Int(n) + 1]) - start else { continue }
+      let operand = module.operands[start + j]
+      if operand != Module.external { bytes += tensorBytes[Int(operand)] }
     }
     return bytes
   }
 
   /// Whether `offsets` lay out `tensors` as one aligned slice in this order.
   public func isSlice(_ tensors: [Int32], offsets: [Int64]) -> Bool {
+    isSlice(tensors[...], offsets: offsets)
+  }
+
+  /// `isSlice` of a run of a tensor buffer.
+  public func isSlice(_ tensors: ArraySlice<Int32>, offsets: [Int64]) -> Bool {
     guard let first = tensors.first else { return true }
     let base = offsets[Int(first)]
     let stride = Int64(stride(ofNode: Int(first)))
@@ -125,12 +180,14 @@ public struct LayoutRequirements: Sendable {
     -> [MemoryLayout.Gather]
   {
     var gathers: [MemoryLayout.Gather] = []
+    var tensors: [Int32] = []
     for b in 0..<schedule.batchCount {
       let batch = schedule.batch(b)
       for j in 0..<slotCount(of: batch, in: module) {
-        switch slot(j, of: batch, in: module) {
+        tensors.removeAll(keepingCapacity: true)
+        switch classify(j, of: batch, in: module, appendingTo: &tensors) {
         case .free: continue
-        case .slice(let tensors) where isSlice(tensors, offsets: offsets): continue
+        case .slice where isSlice(tensors, offsets: offsets): continue
         default:
           gathers.append(
             MemoryLayout.Gather(batch: b, slot: j, bytes: gatherBytes(j, of: batch, in: module)))

@@ -149,10 +149,11 @@ import Workloads
     }
   }
 
-  /// pq-layout's slot table classifies slots without allocating: the same answer as
-  /// `LayoutRequirements.slot`, and for a slice the same tensors (as ranks), on random slots of
-  /// runs, random and repeated producers, externals and missing operands.
-  @Test func slotTableClassifiesAsLayoutRequirements() async {
+  /// `LayoutRequirements.classify` (one pass, no allocation; pq-layout's slot table and the
+  /// verifier use it) agrees with the rule written out plainly: the same kind, and for a slice the
+  /// same tensors appended after what the buffer held, on random slots of runs, random and
+  /// repeated producers, externals and missing operands.
+  @Test func classifierFollowsTheSlotRule() async {
     await propertyCheck(count: 300, input: Self.seeds, Gen.int(in: 1...12)) { seed, consumers in
       var random = SeededGenerator(seed: seed)
       let producers = consumers + 4
@@ -174,23 +175,33 @@ import Workloads
         module.addNode(type: 2, operands: operands, name: "c\(k)")
       }
       let requirements = LayoutRequirements(module, alignment: 16)
-      let rank = (0..<module.nodeCount).map { module.nodeCount - 1 - $0 }
       let batch = ArraySlice(
         (Int32(producers)..<Int32(producers + consumers)).shuffled(using: &random))
       for j in 0..<3 {
-        var tensors: [Int32] = [7]
-        let kind = SlotTable.classify(
-          j, of: batch, in: module, requirements: requirements, rank: rank, into: &tensors)
-        switch requirements.slot(j, of: batch, in: module) {
-        case .free:
-          #expect(kind == .free && tensors == [7], "seed \(seed), slot \(j)")
-        case .unsliceable:
-          #expect(kind == .unsliceable && tensors == [7], "seed \(seed), slot \(j)")
-        case .slice(let expected):
-          #expect(
-            kind == .slice && tensors == [7] + expected.map { Int32(rank[Int($0)]) },
-            "seed \(seed), slot \(j)")
+        // The rule, plainly.
+        let column = batch.map { n -> Int32? in
+          let operands = module.operands(of: Int(n))
+          return j < operands.count ? operands[operands.startIndex + j] : nil
         }
+        let tensors = column.compactMap { $0 }.filter { $0 != Module.external }
+        let expected: LayoutRequirements.SlotKind
+        if batch.count == 1 {
+          expected = .free
+        } else if column.contains(nil) {
+          expected = .unsliceable
+        } else if tensors.isEmpty || (tensors.count == batch.count && Set(tensors).count == 1) {
+          expected = .free
+        } else if tensors.count < batch.count || Set(tensors).count < tensors.count
+          || Set(tensors.map { requirements.tensorBytes[Int($0)] }).count > 1
+        {
+          expected = .unsliceable
+        } else {
+          expected = .slice
+        }
+        var buffer: [Int32] = [7]
+        let kind = requirements.classify(j, of: batch, in: module, appendingTo: &buffer)
+        #expect(kind == expected, "seed \(seed), slot \(j)")
+        #expect(buffer == [7] + (expected == .slice ? tensors : []), "seed \(seed), slot \(j)")
       }
     }
   }

@@ -65,64 +65,90 @@ public struct PQLayoutPass: Pass {
         file: Self.name, location: .unknown,
         message: "pq-layout needs a schedule that runs every node once")
     }
-    var rank = [Int](repeating: 0, count: n)
-    for (position, node) in baseline.nodes.enumerated() { rank[Int(node)] = position }
-    var ranked = baseline
-    ranked.nodes = (0..<Int32(baseline.nodes.count)).map { $0 }
+    var rank = [Int32](repeating: 0, count: n)
+    for (position, node) in baseline.nodes.enumerated() { rank[Int(node)] = Int32(position) }
+    let batchStart = baseline.batchStart
+    let batchCount = baseline.batchCount
     let stride = baseline.nodes.map { Int64(requirements.stride(ofNode: Int($0))) }
     var batchOf = [Int32](repeating: -1, count: n)
-    for b in 0..<ranked.batchCount { for r in ranked.batch(b) { batchOf[Int(r)] = Int32(b) } }
+    for b in 0..<batchCount {
+      for r in Int(batchStart[b])..<Int(batchStart[b + 1]) { batchOf[r] = Int32(b) }
+    }
     let slots = SlotTable(module, schedule: baseline, requirements: requirements, rank: rank)
-    let baselineOrder = Array(0..<n)
-    let baselineOffsets = Self.offsets(forOrder: baselineOrder, stride: stride)
-    let baselineGathers = slots.requiredGathers(
-      schedule: ranked, offsets: baselineOffsets, stride: stride)
+
+    // The candidates, each scored as it is made (the fewest bytes copied, then the fewest
+    // gathers; ties to the earlier): the best's offsets and node order (ranks) are kept, the
+    // others' buffers reused. The creation order is the ranked baseline itself.
+    var best = Candidate(choice: 0, nodes: Array(0..<Int32(n)), offsets: [])
+    best.offsets = Self.offsets(forOrder: best.nodes, stride: stride)
+    var bestCost = slots.gatherCost(nodes: best.nodes, offsets: best.offsets, stride: stride)
+    let baselineCost = bestCost
+    var trial = Candidate(
+      choice: 0, nodes: best.nodes, offsets: [Int64](repeating: 0, count: n))
+    var next = [Int32](repeating: 0, count: batchCount)
+    func consider(_ choice: Int, _ order: [Int]) {
+      Self.offsets(forOrder: order, stride: stride, into: &trial.offsets)
+      Self.batchOrder(
+        order, batchStart: batchStart, batchOf: batchOf, next: &next, into: &trial.nodes)
+      let cost = slots.gatherCost(nodes: trial.nodes, offsets: trial.offsets, stride: stride)
+      guard cost < bestCost else { return }
+      trial.choice = choice
+      swap(&best, &trial)
+      bestCost = cost
+    }
 
     // The PQ-tree layout.
     var tree = PQTree(
       leafCount: n,
-      disjointRuns: (0..<ranked.batchCount).map {
-        Int(ranked.batchStart[$0])..<Int(ranked.batchStart[$0 + 1])
-      })
+      disjointRuns: (0..<batchCount).map { Int(batchStart[$0])..<Int(batchStart[$0 + 1]) })
     var dropped = 0
+    // A set reduced once stays consecutive in every order the tree keeps (and one that failed
+    // fails again): a slot listing the same tensors as an earlier one with the same first tensor
+    // and count, in the same order, takes that one's outcome without a reduction.
+    var latest: [Int64: (slot: Int, reduced: Bool)] = [:]
     for k in 0..<slots.slot.count where slots.sliceable[k] {
-      if !tree.reduce(slots.tensors(ofSlot: k)) { dropped += 1 }
+      let tensors = slots.tensors(ofSlot: k)
+      if Self.isOneBatch(tensors, batchStart: batchStart, batchOf: batchOf) { continue }
+      let key = Int64(tensors.first!) << 32 | Int64(tensors.count)
+      if let earlier = latest[key], slots.tensors(ofSlot: earlier.slot).elementsEqual(tensors) {
+        if !earlier.reduced { dropped += 1 }
+        continue
+      }
+      let reduced = tree.reduce(tensors)
+      if !reduced { dropped += 1 }
+      latest[key] = (k, reduced)
     }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
     var flat = FlatPQTree(tree)
-    Self.orient(&flat, rank: baselineOrder)
+    Self.orient(&flat, rank: Array(0..<n))
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
-    let forwardOrder = Self.align(
-      flat, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots, direction: .forward
-    ).order
+    var buffers = Aligner.Buffers()
+    consider(1, pqOrder)
+    consider(
+      2,
+      Self.align(
+        flat, from: pqOrder, batchStart: batchStart, batchOf: batchOf, slots: slots,
+        direction: .forward, buffers: &buffers
+      ).order)
     // The last alignments take their trees over (no copy): backward, then forward after it.
     let (backwardTree, backwardOrder) = Self.align(
-      consume flat, from: pqOrder, schedule: ranked, batchOf: batchOf, slots: slots,
-      direction: .backward)
-    let bothOrder = Self.align(
-      consume backwardTree, from: backwardOrder, schedule: ranked, batchOf: batchOf, slots: slots,
-      direction: .forward
-    ).order
+      consume flat, from: pqOrder, batchStart: batchStart, batchOf: batchOf, slots: slots,
+      direction: .backward, buffers: &buffers)
+    consider(3, backwardOrder)
+    consider(
+      4,
+      Self.align(
+        consume backwardTree, from: backwardOrder, batchStart: batchStart, batchOf: batchOf,
+        slots: slots, direction: .forward, buffers: &buffers
+      ).order)
 
-    // The creation order is the ranked schedule itself, already checked above.
-    var best = (choice: 0, schedule: ranked, offsets: baselineOffsets, gathers: baselineGathers)
-    var bestCost = (baselineGathers.reduce(0) { $0 + $1.bytes }, baselineGathers.count)
-    for (choice, order) in [pqOrder, forwardOrder, backwardOrder, bothOrder].enumerated() {
-      let offsets = Self.offsets(forOrder: order, stride: stride)
-      let laidOut = Self.schedule(ranked, inOrder: order, batchOf: batchOf)
-      let gathers = slots.requiredGathers(schedule: laidOut, offsets: offsets, stride: stride)
-      let cost = (gathers.reduce(0) { $0 + $1.bytes }, gathers.count)
-      if cost >= bestCost { continue }
-      best = (choice + 1, laidOut, offsets, gathers)
-      bestCost = cost
-    }
-    let (choice, rankedLayout, rankedOffsets, gathers) = best
+    let gathers = slots.requiredGathers(nodes: best.nodes, offsets: best.offsets, stride: stride)
     // Back to node ids.
     var laidOut = schedule
-    laidOut.nodes = rankedLayout.nodes.map { baseline.nodes[Int($0)] }
+    laidOut.nodes = best.nodes.map { baseline.nodes[Int($0)] }
     var offsets = [Int64](repeating: 0, count: n)
-    for (r, node) in baseline.nodes.enumerated() { offsets[Int(node)] = rankedOffsets[r] }
+    for (r, node) in baseline.nodes.enumerated() { offsets[Int(node)] = best.offsets[r] }
     module.schedule = laidOut
     module.layout = MemoryLayout(alignment: alignment, offsets: offsets, gathers: gathers)
 
@@ -130,10 +156,17 @@ public struct PQLayoutPass: Pass {
     statistics.set("bytes_copied", gathers.reduce(0) { $0 + $1.bytes })
     statistics.set("arena_bytes", requirements.arenaBytes(offsets: offsets))
     statistics.set("dropped_constraints", dropped)
-    statistics.set("layout_choice", choice)
-    statistics.set("baseline_creation_order_gathers", baselineGathers.count)
-    statistics.set(
-      "baseline_creation_order_bytes_copied", baselineGathers.reduce(0) { $0 + $1.bytes })
+    statistics.set("layout_choice", best.choice)
+    statistics.set("baseline_creation_order_gathers", baselineCost.count)
+    statistics.set("baseline_creation_order_bytes_copied", baselineCost.bytes)
+  }
+
+  /// A candidate layout: which (`layout_choice`), each batch's nodes in memory order (ranks,
+  /// batch by batch as in the baseline) and each rank's offset.
+  struct Candidate {
+    var choice: Int
+    var nodes: [Int32]
+    var offsets: [Int64]
   }
 
   /// Which way alignment propagates order between a batch and the producers of its operands.
@@ -150,14 +183,15 @@ public struct PQLayoutPass: Pass {
   /// schedule. `frontier` is the tree's frontier on entry; returns the turned tree and its
   /// frontier. `batchOf` gives each node's batch.
   static func align(
-    _ tree: consuming FlatPQTree, from frontier: [Int], schedule: Schedule, batchOf: [Int32],
-    slots: SlotTable, direction: AlignmentDirection
+    _ tree: consuming FlatPQTree, from frontier: [Int], batchStart: [Int32], batchOf: [Int32],
+    slots: SlotTable, direction: AlignmentDirection, buffers: inout Aligner.Buffers
   ) -> (tree: FlatPQTree, order: [Int]) {
-    var aligner = Aligner(tree: tree, order: frontier)
+    var aligner = Aligner(tree: tree, order: frontier, taking: &buffers)
+    defer { swap(&buffers, &aligner.buffers) }
     switch direction {
     case .forward:
-      for b in 0..<schedule.batchCount {
-        let batch = schedule.batch(b)
+      for b in 0..<batchStart.count - 1 {
+        let batch = Self.ranks(ofBatch: b, batchStart)
         guard batch.count > 1,
           let operands = slots.largestSlice(ofBatch: b),
           let node = aligner.subtree(holding: batch)
@@ -175,8 +209,8 @@ public struct PQLayoutPass: Pass {
       // give the same order when each tensor has one consumer, at a cost of one sort of the
       // producer per consumer instead of one in all.
       let nodeCount = frontier.count
-      for b in (0..<schedule.batchCount).reversed() {
-        let batch = schedule.batch(b)
+      for b in (0..<batchStart.count - 1).reversed() {
+        let batch = Self.ranks(ofBatch: b, batchStart)
         if batch.count > 1, let node = aligner.subtree(holding: batch),
           batch.contains(where: { aligner.key[Int($0)] != Int.max })
         {
@@ -198,24 +232,50 @@ public struct PQLayoutPass: Pass {
   struct Aligner {
     var tree: FlatPQTree
     var order: [Int]
-    var position: [Int]
-    var key: [Int]
-    /// `FlatPQTree.orient`'s per-node minimum, and the walks' buffers.
-    var lowest: [Int]
-    var scratch = FlatPQTree.WalkScratch()
+    var buffers: Buffers
 
-    init(tree: consuming FlatPQTree, order: [Int]) {
+    /// The arrays of one alignment, handed on to the next (allocated and zero-filled once).
+    struct Buffers {
+      var position: [Int] = []
+      var key: [Int] = []
+      /// `FlatPQTree.orient`'s per-node minimum, and the walks' buffers.
+      var lowest: [Int] = []
+      var scratch = FlatPQTree.WalkScratch()
+    }
+
+    var position: [Int] {
+      _read { yield buffers.position }
+      _modify { yield &buffers.position }
+    }
+    var key: [Int] {
+      _read { yield buffers.key }
+      _modify { yield &buffers.key }
+    }
+
+    /// Takes `buffers` over (swapped out, so they are not copied on write) and fills them.
+    init(tree: consuming FlatPQTree, order: [Int], taking buffers: inout Buffers) {
       self.tree = tree
       self.order = order
-      position = [Int](repeating: 0, count: order.count)
-      for (p, leaf) in order.enumerated() { position[leaf] = p }
-      key = [Int](repeating: Int.max, count: order.count)
-      lowest = [Int](repeating: 0, count: self.tree.nodeCount)
+      self.buffers = Buffers()
+      swap(&self.buffers, &buffers)
+      let n = order.count
+      if self.buffers.position.count != n {
+        self.buffers.position = [Int](repeating: 0, count: n)
+      }
+      for (p, leaf) in order.enumerated() { self.buffers.position[leaf] = p }
+      if self.buffers.key.count != n {
+        self.buffers.key = [Int](repeating: Int.max, count: n)
+      } else {
+        self.buffers.key.withUnsafeMutableBufferPointer { $0.update(repeating: Int.max) }
+      }
+      if self.buffers.lowest.count < self.tree.nodeCount {
+        self.buffers.lowest = [Int](repeating: 0, count: self.tree.nodeCount)
+      }
     }
 
     /// The subtree holding exactly the leaves `batch` (one batch's results), if there is one.
-    func subtree(holding batch: ArraySlice<Int32>) -> Int? {
-      var node = tree.node(forLeaf: Int(batch[batch.startIndex]))
+    func subtree(holding batch: Range<Int32>) -> Int? {
+      var node = tree.node(forLeaf: Int(batch.lowerBound))
       while tree.leafCount(of: node) < batch.count, let parent = tree.parent(of: node) {
         node = parent
       }
@@ -224,45 +284,95 @@ public struct PQLayoutPass: Pass {
 
     /// Orders the subtree `node`, whose leaves are `leaves`, by `key`; it keeps its range of
     /// positions, which starts at its leftmost leaf, the least position among `leaves`.
-    mutating func turn(_ node: Int, leaves: ArraySlice<Int32>) {
+    mutating func turn(_ node: Int, leaves: Range<Int32>) {
       var start = Int.max
       for leaf in leaves { start = min(start, position[Int(leaf)]) }
-      tree.orient(subtree: node, least: &lowest, keys: key, scratch: &scratch)
-      let count = tree.writeLeaves(under: node, into: &order, from: start, scratch: &scratch)
+      tree.orient(
+        subtree: node, least: &buffers.lowest, keys: buffers.key, scratch: &buffers.scratch)
+      let count = tree.writeLeaves(
+        under: node, into: &order, from: start, scratch: &buffers.scratch)
       for p in start..<(start + count) { position[order[p]] = p }
     }
   }
 
   /// The schedule with each batch's nodes in creation (id) order.
   static func creationOrderSchedule(_ schedule: Schedule) -> Schedule {
-    var sorted = Schedule(policy: schedule.policy, location: schedule.location)
+    var sorted = schedule
     for b in 0..<schedule.batchCount {
-      sorted.append(type: Int(schedule.batchType[b]), nodes: schedule.batch(b).sorted())
+      let range = Int(schedule.batchStart[b])..<Int(schedule.batchStart[b + 1])
+      if !zip(sorted.nodes[range], sorted.nodes[range].dropFirst()).allSatisfy({ $0 < $1 }) {
+        sorted.nodes[range].sort()
+      }
     }
     return sorted
   }
 
+  /// Whether the distinct ranks `tensors` are exactly one batch's results. The tree was built
+  /// with every batch's results consecutive, and reductions only narrow the orders it stands
+  /// for, so reducing by such a set succeeds and changes nothing: it is skipped.
+  static func isOneBatch(_ tensors: ArraySlice<Int32>, batchStart: [Int32], batchOf: [Int32])
+    -> Bool
+  {
+    guard var lowest = tensors.first else { return true }
+    var highest = lowest
+    for t in tensors {
+      lowest = min(lowest, t)
+      highest = max(highest, t)
+    }
+    let b = Int(batchOf[Int(lowest)])
+    return b >= 0 && batchStart[b] == lowest && batchStart[b + 1] == highest + 1
+      && Int(highest - lowest) + 1 == tensors.count
+  }
+
+  /// The ranks of batch b's results: the ranked baseline holds batch b at
+  /// `batchStart[b]..<batchStart[b + 1]`.
+  static func ranks(ofBatch b: Int, _ batchStart: [Int32]) -> Range<Int32> {
+    batchStart[b]..<batchStart[b + 1]
+  }
+
   /// Offsets for tensors placed back to back in `order`, each at its aligned stride.
-  static func offsets(forOrder order: [Int], stride: [Int64]) -> [Int64] {
+  static func offsets(forOrder order: [Int32], stride: [Int64]) -> [Int64] {
     var offsets = [Int64](repeating: 0, count: order.count)
     var next: Int64 = 0
     for n in order {
-      offsets[n] = next
-      next += stride[n]
+      offsets[Int(n)] = next
+      next += stride[Int(n)]
     }
     return offsets
   }
 
-  /// `schedule` with each batch's nodes in the order they come in `order` (their order in
-  /// memory); `batchOf` gives each node's batch (-1: none).
-  static func schedule(_ schedule: Schedule, inOrder order: [Int], batchOf: [Int32]) -> Schedule {
-    var laidOut = schedule
-    var next = schedule.batchStart.dropLast().map(Int.init)
-    for n in order where batchOf[n] >= 0 {
-      laidOut.nodes[next[Int(batchOf[n])]] = Int32(n)
-      next[Int(batchOf[n])] += 1
+  /// `offsets(forOrder:stride:)` written into `offsets` (one entry per node already).
+  static func offsets(forOrder order: [Int], stride: [Int64], into offsets: inout [Int64]) {
+    offsets.withUnsafeMutableBufferPointer { offsets in
+      stride.withUnsafeBufferPointer { stride in
+        var next: Int64 = 0
+        for n in order {
+          offsets[n] = next
+          next += stride[n]
+        }
+      }
     }
-    return laidOut
+  }
+
+  /// Each batch's nodes in the order they come in `order` (their order in memory), written
+  /// batch by batch into `nodes` (batch b at `batchStart[b]..<batchStart[b + 1]`); `batchOf`
+  /// gives each node's batch (-1: none), `next` is scratch with an entry per batch.
+  static func batchOrder(
+    _ order: [Int], batchStart: [Int32], batchOf: [Int32], next: inout [Int32],
+    into nodes: inout [Int32]
+  ) {
+    for b in 0..<next.count { next[b] = batchStart[b] }
+    nodes.withUnsafeMutableBufferPointer { nodes in
+      next.withUnsafeMutableBufferPointer { next in
+        batchOf.withUnsafeBufferPointer { batchOf in
+          for n in order where batchOf[n] >= 0 {
+            let b = Int(batchOf[n])
+            nodes[Int(next[b])] = Int32(n)
+            next[b] += 1
+          }
+        }
+      }
+    }
   }
 
   /// Makes the tree's free choices follow `rank`: P-node children by their lowest-ranked leaf,
