@@ -31,7 +31,9 @@ public struct BatchingGraph: Sendable {
   /// `pathCount[n * slotCount + s]`: the most slot-s nodes on one path starting at node n.
   public let pathCount: [Int32]
 
-  public init(_ module: Module) {
+  /// `useBothCores`: whether a large graph's analyses may run on both cores (false when the
+  /// graph is built beside other work, such as training, that keeps the other core busy).
+  public init(_ module: Module, useBothCores: Bool = true) {
     nodeCount = module.nodeCount
     typeCount = module.opTypes.count
     nodeType = module.nodeType
@@ -68,13 +70,13 @@ public struct BatchingGraph: Sendable {
     self.slotCount = slotCount
 
     // The path counts and the same-type ancestry walks (the costliest analysis) are independent:
-    // on a graph large enough to pay for the threads they run side by side, the walks cut into
-    // node ranges. Each part returns its own results, merged in range order, so the outcome is
-    // the sequential one.
-    let walkParts = module.operands.count >= BatchingGraph.parallelOperands ? 3 : 1
+    // with both cores they run side by side, and on a graph large enough to pay for more threads
+    // the walks are cut into node ranges. Each part returns its own results, merged in range
+    // order, so the outcome is the sequential one.
+    let walkParts = useBothCores && module.operands.count >= BatchingGraph.parallelOperands ? 3 : 1
     let (userStart, users, unbatched) = (userStart, users, unbatched)
     let (slots, slotIndex) = (slotCount, slotOfType)
-    let parts = Parallel.map(1 + walkParts) { part -> AnalysisPart in
+    let analyze: @Sendable (Int) -> AnalysisPart = { part in
       if part == 0 {
         return .pathCounts(
           BatchingGraph.pathCounts(
@@ -85,6 +87,9 @@ public struct BatchingGraph: Sendable {
       return .ancestry(
         BatchingGraph.sameTypeAncestry(module, nodes: range, above: above, unbatched: unbatched))
     }
+    let parts =
+      useBothCores
+      ? Parallel.map(1 + walkParts, analyze) : (0..<1 + walkParts).map(analyze)
     var pathCount: [Int32] = []
     var walks: [SameTypeWalk] = []
     for part in parts {
