@@ -54,6 +54,63 @@ import Testing
     }
   }
 
+  /// The same-type ancestry walked in node ranges (as `init` does on both cores for large
+  /// graphs) and merged equals one walk over every node, and both give each node's nearest
+  /// same-type ancestors as defined: a t-ancestor reached by a path with no t-node in between.
+  @Test(arguments: 0..<12)
+  func sameTypeAncestryInRangesMatchesTheDefinition(seed: Int) {
+    let module = randomModule(seed: UInt64(300 + seed), count: 70, types: 4, instances: 3)
+    let graph = BatchingGraph(module)
+    let order = (0..<Int32(module.nodeCount)).map { $0 }
+    let above = BatchingGraph.depthsAndTypesAbove(module, order: order).above
+    let whole = BatchingGraph.merge(
+      [
+        BatchingGraph.sameTypeAncestry(
+          module, nodes: 0..<module.nodeCount, above: above, unbatched: graph.unbatched)
+      ], nodeCount: module.nodeCount)
+    for parts in 2...5 {
+      let walks = (0..<parts).map { part in
+        BatchingGraph.sameTypeAncestry(
+          module, nodes: BatchingGraph.part(part, of: parts, count: module.nodeCount),
+          above: above, unbatched: graph.unbatched)
+      }
+      let merged = BatchingGraph.merge(walks, nodeCount: module.nodeCount)
+      #expect(merged.blockers == whole.blockers)
+      #expect(merged.start == whole.start)
+      #expect(merged.dependents == whole.dependents)
+    }
+    #expect(whole.blockers == graph.sameTypeBlockers)
+    #expect(whole.dependents == graph.sameTypeDependents)
+    // The definition: walk up every path, stopping at the first node of the type.
+    var nearest = [Set<Int32>](repeating: [], count: module.nodeCount)
+    for n in 0..<module.nodeCount where !graph.unbatched[Int(graph.nodeType[n])] {
+      let t = graph.nodeType[n]
+      var stack = module.operands(of: n).filter { $0 != Module.external }
+      var seen = Set<Int32>()
+      while let o = stack.popLast() {
+        guard seen.insert(o).inserted else { continue }
+        if graph.nodeType[Int(o)] == t {
+          nearest[n].insert(o)
+        } else {
+          stack += module.operands(of: Int(o)).filter { $0 != Module.external }
+        }
+      }
+    }
+    for n in 0..<module.nodeCount {
+      #expect(Int(whole.blockers[n]) == nearest[n].count)
+    }
+    for a in 0..<module.nodeCount {
+      let dependents = whole.dependents[Int(whole.start[a])..<Int(whole.start[a + 1])]
+      #expect(dependents.sorted() == Array(dependents))
+      #expect(
+        Set(dependents)
+          == Set(
+            (0..<Int32(module.nodeCount)).filter {
+              nearest[Int($0)].contains(Int32(a))
+            }))
+    }
+  }
+
   /// The type bounds read at the source nodes only equal the maxima over every node.
   @Test(arguments: 0..<12)
   func typeBoundsAreTheMaximaOverEveryNode(seed: Int) {

@@ -319,10 +319,11 @@ struct SearchProblem {
     scratch.queue.removeAll(keepingCapacity: true)
     scratch.queue.append(contentsOf: state.ready[slot])
     scratch.newlyReady.removeAll(keepingCapacity: true)
-    var work = scratch.work
-    scratch.work = State(
+    // Moved out of the scratch, not copied: a copy retains and releases every buffer.
+    var work = State(
       executed: [], ready: [], readyCount: 0, groupMax: [], batches: 0, bound: 0,
       executedCount: 0, unbatchedLeft: 0, hash: 0, widePending: [], sinks: [], sinkHash: [])
+    swap(&work, &scratch.work)
     runSinks(of: state, slot: slot, &work.widePending, &scratch)
     drain(&work, &scratch)
     let slotCount = self.slotCount
@@ -501,8 +502,9 @@ struct SearchProblem {
         let ni = Int(n)
         let g = Int(kind[ni])
         let row = ni * slotCount
-        for s in 0..<slotCount where groupMax[g * slotCount + s] < pathCount[row + s] {
-          groupMax[g * slotCount + s] = pathCount[row + s]
+        // Branch-free, so the compiler vectorizes it.
+        for s in 0..<slotCount {
+          groupMax[g * slotCount + s] = max(groupMax[g * slotCount + s], pathCount[row + s])
         }
       }
     }

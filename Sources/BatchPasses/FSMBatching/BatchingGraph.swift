@@ -31,7 +31,9 @@ public struct BatchingGraph: Sendable {
   /// `pathCount[n * slotCount + s]`: the most slot-s nodes on one path starting at node n.
   public let pathCount: [Int32]
 
-  public init(_ module: Module) {
+  /// `useBothCores`: whether a large graph's analyses may run on both cores (false when the
+  /// graph is built beside other work, such as training, that keeps the other core busy).
+  public init(_ module: Module, useBothCores: Bool = true) {
     nodeCount = module.nodeCount
     typeCount = module.opTypes.count
     nodeType = module.nodeType
@@ -49,19 +51,7 @@ public struct BatchingGraph: Sendable {
       : BatchingGraph.topologicalOrder(
         operandCount: operandCount, userStart: userStart, users: users)
 
-    var depth = [Int32](repeating: 0, count: nodeCount)
-    BatchingGraph.withOperands(of: module) { operandStart, operands in
-      depth.withUnsafeMutableBufferPointer { depth in
-        for n in order {
-          var d: Int32 = 0
-          for i in Int(operandStart[Int(n)])..<Int(operandStart[Int(n) + 1]) {
-            let o = operands[i]
-            if o != Module.external { d = max(d, depth[Int(o)] + 1) }
-          }
-          depth[Int(n)] = d
-        }
-      }
-    }
+    let (depth, above) = BatchingGraph.depthsAndTypesAbove(module, order: order)
     self.depth = depth
     var depthSum = [Float](repeating: 0, count: typeCount)
     var typeSize = [Float](repeating: 0, count: typeCount)
@@ -78,12 +68,62 @@ public struct BatchingGraph: Sendable {
     }
     self.slotOfType = slotOfType
     self.slotCount = slotCount
-    self.pathCount = BatchingGraph.pathCounts(
-      order: order, nodeType: nodeType, slotOfType: slotOfType, slotCount: slotCount,
-      userStart: userStart, users: users)
 
-    (sameTypeBlockers, sameTypeDependentStart, sameTypeDependents) = BatchingGraph.sameTypeAncestry(
-      module, order: order, unbatched: unbatched)
+    // The path counts and the same-type ancestry walks (the costliest analysis) are independent:
+    // with both cores they run side by side, and on a graph large enough to pay for more threads
+    // the walks are cut into node ranges. Each part returns its own results, merged in range
+    // order, so the outcome is the sequential one.
+    let walkParts = useBothCores && module.operands.count >= BatchingGraph.parallelOperands ? 3 : 1
+    let (userStart, users, unbatched) = (userStart, users, unbatched)
+    let (slots, slotIndex) = (slotCount, slotOfType)
+    let analyze: @Sendable (Int) -> AnalysisPart = { part in
+      if part == 0 {
+        return .pathCounts(
+          BatchingGraph.pathCounts(
+            order: order, nodeType: module.nodeType, slotOfType: slotIndex, slotCount: slots,
+            userStart: userStart, users: users))
+      }
+      let range = BatchingGraph.part(part - 1, of: walkParts, count: module.nodeCount)
+      return .ancestry(
+        BatchingGraph.sameTypeAncestry(module, nodes: range, above: above, unbatched: unbatched))
+    }
+    let parts =
+      useBothCores
+      ? Parallel.map(1 + walkParts, analyze) : (0..<1 + walkParts).map(analyze)
+    var pathCount: [Int32] = []
+    var walks: [SameTypeWalk] = []
+    for part in parts {
+      switch part {
+      case .pathCounts(let counts): pathCount = counts
+      case .ancestry(let walk): walks.append(walk)
+      }
+    }
+    self.pathCount = pathCount
+    (sameTypeBlockers, sameTypeDependentStart, sameTypeDependents) = BatchingGraph.merge(
+      walks, nodeCount: nodeCount)
+  }
+
+  /// Operand occurrences from which `init` runs its analyses on both cores.
+  static let parallelOperands = 16_384
+
+  /// The results of one of the analyses `init` runs side by side.
+  enum AnalysisPart: Sendable {
+    case pathCounts([Int32])
+    case ancestry(SameTypeWalk)
+  }
+
+  /// The nearest same-type ancestors found from one range of nodes: `blockers[i]` for node
+  /// `nodes.lowerBound + i`; pair k is (`ancestors[k]`, `dependents[k]`), by ascending dependent.
+  struct SameTypeWalk: Sendable {
+    var nodes: Range<Int>
+    var blockers: [Int32]
+    var ancestors: [Int32]
+    var dependents: [Int32]
+  }
+
+  /// The `index`-th of `parts` contiguous, nearly equal ranges of `0..<count`.
+  static func part(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
+    (count * index / parts)..<(count * (index + 1) / parts)
   }
 
   /// Calls `body` with the module's operand arrays (`Module.operandStart`, `Module.operands`) as
@@ -157,78 +197,128 @@ public struct BatchingGraph: Sendable {
     return order
   }
 
-  /// For every batchable node n of type t, finds its nearest t-ancestors: walk up from n through
-  /// nodes of other types and stop at t-nodes. A bitmask of the types above each node prunes
-  /// the walk wherever no t-node lies above.
-  static func sameTypeAncestry(_ module: Module, order: [Int32], unbatched: [Bool])
-    -> (blockers: [Int32], start: [Int32], dependents: [Int32])
-  {
+  /// Depths (the longest path, in edges, from a node without node operands) and, per node, a
+  /// bitmask of the types strictly above it: bit t (t < 64) when a t-node is an ancestor, bit 63
+  /// also standing for every type ≥ 63. One sweep in topological order.
+  static func depthsAndTypesAbove(_ module: Module, order: [Int32]) -> (
+    depth: [Int32], above: [UInt64]
+  ) {
     let nodeCount = module.nodeCount
-    var blockers = [Int32](repeating: 0, count: nodeCount)
-    var pairs: [(ancestor: Int32, node: Int32)] = []
+    var depth = [Int32](repeating: 0, count: nodeCount)
+    var above = [UInt64](repeating: 0, count: nodeCount)
     withOperands(of: module) { operandStart, operands in
       module.nodeType.withUnsafeBufferPointer { nodeType in
-        // Bit t (t < 64) set when a t-node lies strictly above; bit 63 also stands for every
-        // type ≥ 63.
-        var above = [UInt64](repeating: 0, count: nodeCount)
-        func bit(_ type: Int32) -> UInt64 { 1 << UInt64(min(Int(type), 63)) }
-        above.withUnsafeMutableBufferPointer { above in
-          for n in order {
-            var mask: UInt64 = 0
-            for i in Int(operandStart[Int(n)])..<Int(operandStart[Int(n) + 1]) {
-              let o = operands[i]
-              if o != Module.external { mask |= above[Int(o)] | bit(nodeType[Int(o)]) }
-            }
-            above[Int(n)] = mask
-          }
-        }
-        // Every node is pushed at most once per operand occurrence of the nodes walked.
-        let stack = UnsafeMutablePointer<Int32>.allocate(capacity: max(operands.count, 1))
-        defer { stack.deallocate() }
-        var stamp = [Int32](repeating: -1, count: nodeCount)
-        above.withUnsafeBufferPointer { above in
-          stamp.withUnsafeMutableBufferPointer { stamp in
-            blockers.withUnsafeMutableBufferPointer { blockers in
-              for n in 0..<nodeCount {
-                let t = nodeType[n]
-                if unbatched[Int(t)] || above[n] & bit(t) == 0 { continue }
-                var depth = 0
-                func pushOperands(of node: Int) {
-                  for i in Int(operandStart[node])..<Int(operandStart[node + 1]) {
-                    let o = operands[i]
-                    if o != Module.external {
-                      stack[depth] = o
-                      depth += 1
-                    }
-                  }
-                }
-                pushOperands(of: n)
-                while depth > 0 {
-                  depth -= 1
-                  let oi = Int(stack[depth])
-                  if stamp[oi] == Int32(n) { continue }
-                  stamp[oi] = Int32(n)
-                  if nodeType[oi] == t {
-                    blockers[n] += 1
-                    pairs.append((Int32(oi), Int32(n)))
-                  } else if above[oi] & bit(t) != 0 {
-                    pushOperands(of: oi)
-                  }
+        depth.withUnsafeMutableBufferPointer { depth in
+          above.withUnsafeMutableBufferPointer { above in
+            for n in order {
+              var d: Int32 = 0
+              var mask: UInt64 = 0
+              for i in Int(operandStart[Int(n)])..<Int(operandStart[Int(n) + 1]) {
+                let o = operands[i]
+                if o != Module.external {
+                  d = max(d, depth[Int(o)] + 1)
+                  mask |= above[Int(o)] | typeBit(nodeType[Int(o)])
                 }
               }
+              depth[Int(n)] = d
+              above[Int(n)] = mask
             }
           }
         }
       }
     }
+    return (depth, above)
+  }
+
+  /// A type's bit in the masks of `depthsAndTypesAbove`.
+  @inline(__always)
+  static func typeBit(_ type: Int32) -> UInt64 { 1 << UInt64(min(Int(type), 63)) }
+
+  /// For every batchable node n of type t in `nodes`, finds its nearest t-ancestors: walk up
+  /// from n through nodes of other types and stop at t-nodes. The masks of the types above each
+  /// node (`above`) prune the walk wherever no t-node lies above. A node is marked when first
+  /// reached, so it is pushed at most once per walk.
+  static func sameTypeAncestry(
+    _ module: Module, nodes: Range<Int>, above: [UInt64], unbatched: [Bool]
+  ) -> SameTypeWalk {
+    var blockers = [Int32](repeating: 0, count: nodes.count)
+    var ancestors: [Int32] = []
+    var dependents: [Int32] = []
+    withOperands(of: module) { operandStart, operands in
+      module.nodeType.withUnsafeBufferPointer { nodeType in
+        above.withUnsafeBufferPointer { above in
+          // At most one entry per node reached (each is marked when pushed).
+          let stack = UnsafeMutablePointer<Int32>.allocate(capacity: max(module.nodeCount, 1))
+          defer { stack.deallocate() }
+          var stamp = [Int32](repeating: -1, count: module.nodeCount)
+          stamp.withUnsafeMutableBufferPointer { stamp in
+            for n in nodes {
+              let t = nodeType[n]
+              let bit = typeBit(t)
+              if unbatched[Int(t)] || above[n] & bit == 0 { continue }
+              let mark = Int32(n)
+              var found: Int32 = 0
+              var depth = 0
+              var node = n
+              while true {
+                for i in Int(operandStart[node])..<Int(operandStart[node + 1]) {
+                  let o = operands[i]
+                  if o == Module.external || stamp[Int(o)] == mark { continue }
+                  stamp[Int(o)] = mark
+                  if nodeType[Int(o)] == t {
+                    found += 1
+                    ancestors.append(o)
+                    dependents.append(mark)
+                  } else if above[Int(o)] & bit != 0 {
+                    stack[depth] = o
+                    depth += 1
+                  }
+                }
+                if depth == 0 { break }
+                depth -= 1
+                node = Int(stack[depth])
+              }
+              blockers[n - nodes.lowerBound] = found
+            }
+          }
+        }
+      }
+    }
+    return SameTypeWalk(
+      nodes: nodes, blockers: blockers, ancestors: ancestors, dependents: dependents)
+  }
+
+  /// The walks of consecutive node ranges as blocker counts and, per ancestor, its dependents
+  /// in ascending order.
+  static func merge(_ walks: [SameTypeWalk], nodeCount: Int) -> (
+    blockers: [Int32], start: [Int32], dependents: [Int32]
+  ) {
+    var blockers: [Int32] = []
+    blockers.reserveCapacity(nodeCount)
     var start = [Int32](repeating: 0, count: nodeCount + 1)
-    for pair in pairs { start[Int(pair.ancestor) + 1] += 1 }
+    var pairCount = 0
+    for walk in walks {
+      blockers.append(contentsOf: walk.blockers)
+      for a in walk.ancestors { start[Int(a) + 1] += 1 }
+      pairCount += walk.ancestors.count
+    }
     for i in 0..<nodeCount { start[i + 1] += start[i] }
     var fill = start
-    var dependents = [Int32](repeating: 0, count: pairs.count)
-    for pair in pairs {
-      dependents[Int(fill[Int(pair.ancestor)])] = pair.node
-      fill[Int(pair.ancestor)] += 1
+    let dependents = [Int32](unsafeUninitializedCapacity: pairCount) { dependents, initialized in
+      fill.withUnsafeMutableBufferPointer { fill in
+        for walk in walks {
+          walk.ancestors.withUnsafeBufferPointer { ancestors in
+            walk.dependents.withUnsafeBufferPointer { nodes in
+              for k in 0..<ancestors.count {
+                let a = Int(ancestors[k])
+                dependents[Int(fill[a])] = nodes[k]
+                fill[a] += 1
+              }
+            }
+          }
+        }
+      }
+      initialized = pairCount
     }
     return (blockers, start, dependents)
   }

@@ -47,34 +47,49 @@ public struct BatchingRun {
     schedule = recordSchedule ? Schedule(policy: policyName) : nil
     executedBits = Array(repeating: 0, count: (graph.nodeCount + 63) / 64)
     groupMax = Array(repeating: 0, count: graph.slotCount * graph.slotCount)
+    var sources: [Int32] = []
     for n in 0..<graph.nodeCount {
       let t = Int(graph.nodeType[n])
       remaining[t] += 1
       remainingDepth[t] += Int64(graph.depth[n])
       if blockers[n] == 0 { frontierCount[t] += 1 }
-      if pending[n] == 0 { makeReady(Int32(n)) }
+      if pending[n] == 0 { sources.append(Int32(n)) }
     }
+    makeReady(sources)
   }
 
   public var isFinished: Bool { executed == graph.nodeCount }
 
-  private mutating func makeReady(_ n: Int32) {
-    let t = Int(graph.nodeType[Int(n)])
-    if graph.unbatched[t] {
-      readyUnbatched.append(n)
-      return
-    }
-    if ready[t].isEmpty { insertReadyType(Int32(t)) }
-    ready[t].append(n)
+  /// Adds `nodes` to the ready lists (unbatched ones to their queue) and raises their groups'
+  /// path maxima. Works on buffers moved out of `self`, as `executeBatch` does.
+  private mutating func makeReady<C: Collection>(_ nodes: C) where C.Element == Int32 {
+    var groupMax = self.groupMax
+    self.groupMax = []
     let slotCount = graph.slotCount
-    let row = Int(graph.slotOfType[t]) * slotCount
-    let node = Int(n) * slotCount
-    graph.pathCount.withUnsafeBufferPointer { pathCount in
-      groupMax.withUnsafeMutableBufferPointer { groupMax in
-        // Branch-free, so the compiler vectorizes it.
-        for s in 0..<slotCount { groupMax[row + s] = max(groupMax[row + s], pathCount[node + s]) }
+    graph.nodeType.withUnsafeBufferPointer { nodeType in
+      graph.slotOfType.withUnsafeBufferPointer { slotOfType in
+        graph.pathCount.withUnsafeBufferPointer { pathCount in
+          groupMax.withUnsafeMutableBufferPointer { groupMax in
+            for n in nodes {
+              let t = Int(nodeType[Int(n)])
+              if graph.unbatched[t] {
+                readyUnbatched.append(n)
+                continue
+              }
+              if ready[t].isEmpty { insertReadyType(Int32(t)) }
+              ready[t].append(n)
+              let row = Int(slotOfType[t]) * slotCount
+              let node = Int(n) * slotCount
+              // Branch-free, so the compiler vectorizes it.
+              for s in 0..<slotCount {
+                groupMax[row + s] = max(groupMax[row + s], pathCount[node + s])
+              }
+            }
+          }
+        }
       }
     }
+    self.groupMax = groupMax
   }
 
   /// Whether running type t now lowers the remaining path bound: the most t-nodes on one
@@ -196,7 +211,7 @@ public struct BatchingRun {
     remaining[t] -= Int32(nodes.count)
     remainingDepth[t] -= depthSum
     frontierCount[t] += frontierGain - Int32(nodes.count)
-    for u in newlyReady { makeReady(u) }
+    makeReady(newlyReady)
     scratch = newlyReady
   }
 

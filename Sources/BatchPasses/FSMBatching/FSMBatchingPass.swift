@@ -207,7 +207,8 @@ public struct FSMBatchingPass: Pass {
     }
     let whole = module
     let trained = trainTable(on: BatchingGraph(sample.module), statistics: &statistics) {
-      let graph = BatchingGraph(whole)
+      // Training keeps the other core busy.
+      let graph = BatchingGraph(whole, useBothCores: false)
       return (graph, budget > 0 ? BatchBounds(graph, budget: budget).provenBound : nil)
     }
     guard let built = trained.alongside else {
