@@ -75,7 +75,7 @@ public struct DGParser: Sendable {
         "invalid UTF-8: byte 0x\(String(bad.byte, radix: 16, uppercase: true))", at: bad.location)
     }
     try parseHeader()
-    reserveNodes(forLinesIn: cursor.index..<cursor.end)
+    reserveNodes(forLines: Self.newlines(in: cursor.bytes, cursor.index..<cursor.end))
     try parseItems(.all)
     return module
   }
@@ -100,8 +100,7 @@ public struct DGParser: Sendable {
 
   /// A node takes a line, and its operands (two, usually) fit in its line's bytes: room for
   /// that many up front saves copying the node arrays as they grow.
-  private mutating func reserveNodes(forLinesIn range: Range<Int>) {
-    let lines = Self.newlines(in: cursor.bytes, range)
+  private mutating func reserveNodes(forLines lines: Int) {
     module.reserveCapacity(
       nodes: min(lines, Self.maxNodes), operands: min(2 * lines, Self.maxNodes))
   }
@@ -172,10 +171,13 @@ public struct DGParser: Sendable {
     guard (try? head.parseHeader()) != nil, (try? head.parseItems(.declarations)) != nil,
       let split = instanceLine(in: bytes, atOrAfter: max(near, head.cursor.index))
     else { return nil }
-    let instancesStart = head.cursor.index
+    // The lines of each half, counted once: room for the nodes, and the second half's first line.
+    let linesBefore = newlines(in: bytes, head.cursor.index..<split)
+    let linesAfter = newlines(in: bytes, split..<bytes.count)
+    let splitLine = Int(head.cursor.location.line) + linesBefore
     var first = head
     first.cursor = head.cursor.stopping(at: split)
-    first.reserveNodes(forLinesIn: instancesStart..<bytes.count)
+    first.reserveNodes(forLines: linesBefore + linesAfter)
     let firstHalf = first
     let secondHalf = head
     let (before, after) = Parallel.both(
@@ -188,9 +190,8 @@ public struct DGParser: Sendable {
       },
       {
         var half = secondHalf
-        let line = 1 + newlines(in: bytes, 0..<split)
-        half.cursor = Cursor(bytes: bytes, start: split, end: bytes.count, line: line)
-        half.reserveNodes(forLinesIn: split..<bytes.count)
+        half.cursor = Cursor(bytes: bytes, start: split, end: bytes.count, line: splitLine)
+        half.reserveNodes(forLines: linesAfter)
         guard Cursor.isValidUTF8(bytes[split...]), (try? half.parseItems(.instances)) != nil
         else { return DGParser?.none }
         return half
