@@ -19,7 +19,7 @@ row() { # NAME: lays out $work/g.dg and prints its row
 import json, re, sys
 stats = json.load(open(sys.argv[1]))
 times = open(sys.argv[2]).read()
-ms = re.search(r"([0-9.]+) ms.*pq-layout", times)
+ms = re.search(r"([0-9.]+) ms +[0-9.]+%  pq-layout$", times, re.M)
 layout, batch = stats["pq-layout"], stats["fsm-batch"]
 saved = 1 - layout["bytes_copied"] / max(1, layout["baseline_creation_order_bytes_copied"])
 print(f"| {sys.argv[3]} | {stats['input']['nodes']} | {batch['batches']} | {layout['gathers']} | "

@@ -24,7 +24,7 @@ for _ in $(seq 1 "$rounds"); do
       parse=$({ /usr/bin/time -f "%e" "$bin" "$dir/$g.dg" --passes '' -q >/dev/null; } 2>&1 | tail -1)
       out=$({ /usr/bin/time -f "TIME %e %U %S %M" "$bin" "$dir/$g.dg" --passes "$pipeline" -q \
         --time-passes >/dev/null; } 2>&1)
-      passes=$(echo "$out" | awk '/ ms / {printf "%s ", $1 / 1000}')
+      passes=$(echo "$out" | awk '$2 == "ms" && $NF ~ /^(fsm-batch|pq-layout|ebatch-pack)$/ && $(NF - 1) != "after" {printf "%s ", $1 / 1000}')
       echo "$g $name $parse $passes $(echo "$out" | awk '/^TIME/ {print $2, $3 + $4, $5 / 1024}')" \
         >>"$raw"
     done

@@ -1,7 +1,7 @@
 /// Checks that a module is well formed: op types are consistent, every node has the arity and
 /// operand shapes its type asks for, operands stay inside their instance, the graph is acyclic,
 /// and pass results (the schedule) agree with the graph. Runs in O(nodes + operands).
-public struct Verifier {
+public struct Verifier: Sendable {
   private let module: Module
   private let file: String
 
@@ -251,6 +251,8 @@ public struct Verifier {
 
   /// Tensors are aligned and do not overlap, and every operand slot that is not gathered is an
   /// aligned slice in the batch's order; gathers name real slots and copy their true byte count.
+  /// The two checks read the layout independently; on a large module they run side by side, and
+  /// the first one's problem is still the one reported.
   private func verifyLayout(_ layout: MemoryLayout) throws(Diagnostic) {
     let at = layout.location
     guard let schedule = module.schedule else {
@@ -263,6 +265,27 @@ public struct Verifier {
       throw error("layout: \(layout.offsets.count) offsets for \(module.nodeCount) nodes", at: at)
     }
     let requirements = LayoutRequirements(module, alignment: layout.alignment)
+    if module.nodeCount >= Self.sideBySideNodeCount {
+      let (placement, slots) = Parallel.both(
+        { Result { () throws(Diagnostic) in try verifyPlacement(layout, requirements) } },
+        { Result { () throws(Diagnostic) in try verifySlots(layout, schedule, requirements) } })
+      try placement.get()
+      try slots.get()
+    } else {
+      try verifyPlacement(layout, requirements)
+      try verifySlots(layout, schedule, requirements)
+    }
+  }
+
+  /// From this many nodes, a layout's two checks run side by side (below, starting a thread
+  /// costs more than the smaller check).
+  static let sideBySideNodeCount = 1 << 16
+
+  /// Every tensor is at a multiple of the alignment, and no two overlap.
+  private func verifyPlacement(_ layout: MemoryLayout, _ requirements: LayoutRequirements)
+    throws(Diagnostic)
+  {
+    let at = layout.location
     for (n, offset) in layout.offsets.enumerated()
     where offset < 0 || offset % Int64(layout.alignment) != 0 {
       throw error(
@@ -276,6 +299,14 @@ public struct Verifier {
         throw error("layout: nodes \(a) and \(b) overlap", at: at)
       }
     }
+  }
+
+  /// Gathers name real slots, once each, with their true byte counts; every other operand slot
+  /// is served in place.
+  private func verifySlots(
+    _ layout: MemoryLayout, _ schedule: Schedule, _ requirements: LayoutRequirements
+  ) throws(Diagnostic) {
+    let at = layout.location
     // Gathers listed in strictly increasing (batch, slot) order, as `requiredGathers` lists them,
     // are distinct and matched below by a cursor; any other list goes through a set.
     let listedInOrder = zip(layout.gathers, layout.gathers.dropFirst()).allSatisfy { $0 < $1 }

@@ -78,7 +78,10 @@ struct RunCommand: ParsableCommand {
       "Print the pipeline as it will run, every option that differs from its default written out.")
   var printPipeline = false
 
-  @Flag(name: .long, help: "Print the time each pass took.")
+  @Flag(
+    name: .long,
+    help:
+      "Print the wall time of parsing, of each pass and of each verification, with their shares.")
   var timePasses = false
 
   @Flag(name: .long, help: "List the registered passes and their options.")
@@ -108,7 +111,8 @@ struct RunCommand: ParsableCommand {
     for name in printAfter where name != "all" && PassRegistry.pass(named: name) == nil {
       throw ValidationError("--print-after: unknown pass '\(name)'")
     }
-    var module = try loadModule(file)
+    var loadTimes = LoadTimes()
+    var module = try loadModule(file, times: &loadTimes)
     if let accelerator {
       try setTarget(accelerator, of: &module, file: file)
     }
@@ -147,10 +151,7 @@ struct RunCommand: ParsableCommand {
         statistics: record.statistics.entries.map { ($0.name, $0.value) }, to: &outputs)
     }
     if timePasses {
-      printError("=== pass timing ===")
-      for record in records {
-        printError(String(format: "%10.3f ms  %@", record.seconds * 1e3, record.name))
-      }
+      printError(timingReport(load: loadTimes, records: records, verifiedEach: verifyEach))
     }
     if let emitIr { outputs.add(emitIr, DGPrinter.print(module)) }
     var extraSections: [(String, [(String, Double)])] = []
@@ -228,6 +229,23 @@ func summaryLine(_ record: PassManager.Record) -> String {
     words.append("invalidated=" + record.invalidated.map(\.rawValue).joined(separator: ","))
   }
   return "\(record.name): " + words.joined(separator: " ")
+}
+
+/// `--time-passes`: wall time of each step in the order it ran, as LLVM's `-time-passes` lists
+/// its passes and the verifier: parsing and verifying the input, then every pass and the
+/// verification after it (when `verifiedEach`), and their total, with each step's share of it.
+func timingReport(load: LoadTimes, records: [PassManager.Record], verifiedEach: Bool) -> String {
+  var steps = [("parse", load.parseSeconds), ("verify input", load.verifySeconds)]
+  for record in records {
+    steps.append((record.name, record.seconds))
+    if verifiedEach { steps.append(("verify after \(record.name)", record.verifySeconds)) }
+  }
+  let total = steps.reduce(0) { $0 + $1.1 }
+  func line(_ name: String, _ seconds: Double) -> String {
+    String(format: "%10.3f ms %6.1f%%  %@", seconds * 1e3, 100 * seconds / max(total, 1e-12), name)
+  }
+  return (["=== pass timing (wall clock) ==="] + steps.map(line) + [line("total", total)])
+    .joined(separator: "\n")
 }
 
 /// Files to write once the whole command has succeeded, so a failure leaves nothing half-written.

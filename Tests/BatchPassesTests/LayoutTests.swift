@@ -128,6 +128,43 @@ func layOut(_ module: Module, _ pipeline: String = "fsm-batch{policy=typewise},p
         .contains("needs a schedule") == true)
   }
 
+  /// From `Verifier.sideBySideNodeCount` nodes the placement and slot checks run side by side;
+  /// the placement's problem is still the one reported when both checks fail.
+  @Test func largeLayoutsReportTheFirstProblem() throws {
+    var options = WorkloadOptions()
+    options.instances = 1_100
+    options.seed = 1
+    let (laidOut, _) = try layOut(
+      WorkloadGenerator.generate(.treeLSTM, options: options),
+      "fsm-batch{policy=depth},pq-layout")
+    #expect(laidOut.nodeCount >= 1 << 16)
+    let layout = try #require(laidOut.layout)
+    #expect(!layout.gathers.isEmpty)
+    func problem(_ change: (inout MemoryLayout) -> Void) -> String? {
+      var module = laidOut
+      change(&module.layout!)
+      do {
+        try Verifier.verify(module, file: "t")
+        return nil
+      } catch {
+        return error.message
+      }
+    }
+    #expect(problem { _ in } == nil)
+    let first = layout.gathers[0]
+    let ungathered = problem { $0.gathers.removeFirst() }
+    #expect(
+      ungathered
+        == "layout: operand \(first.slot + 1) of batch \(first.batch) is not an aligned slice in batch order and is not gathered"
+    )
+    let both = problem {
+      $0.gathers.removeFirst()
+      $0.offsets[5] += 1
+    }
+    #expect(both?.hasPrefix("layout: node 5 is at offset ") == true)
+    #expect(both?.hasSuffix("not a multiple of the alignment 64") == true)
+  }
+
   @Test func rebatchingDropsAStaleLayout() throws {
     let (out, _) = try layOut(randomModule(seed: 3, count: 10, types: 3))
     var module = out

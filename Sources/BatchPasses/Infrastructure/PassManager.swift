@@ -38,6 +38,8 @@ public struct PassManager {
     public var name: String
     public var statistics: PassStatistics
     public var seconds: Double
+    /// Wall time of the verification after the pass (0 when `verifyEach` is off).
+    public var verifySeconds: Double = 0
     /// Parts the pass wrote or rewrote (they differ from before, or are new).
     public var changed: [ModulePart] = []
     /// Parts the manager removed because the pass invalidated them.
@@ -134,7 +136,10 @@ public struct PassManager {
         elapsed.inSeconds
       let effects = try Self.enforceEffects(
         of: type(of: scheduled.pass), before: before, after: &module, file: file)
+      var verifySeconds = 0.0
       if verifyEach {
+        let verifyStart = clock.now
+        defer { verifySeconds = (clock.now - verifyStart).inSeconds }
         do {
           try Verifier.verify(module, file: file, since: verified)
           verified = module
@@ -145,7 +150,8 @@ public struct PassManager {
         }
       }
       let record = Record(
-        name: scheduled.name, statistics: statistics, seconds: seconds, changed: effects.changed,
+        name: scheduled.name, statistics: statistics, seconds: seconds,
+        verifySeconds: verifySeconds, changed: effects.changed,
         invalidated: effects.invalidated, preserved: effects.preserved)
       records.append(record)
       try observe(index, record, module)
