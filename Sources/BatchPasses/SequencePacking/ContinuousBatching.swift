@@ -144,6 +144,7 @@ public struct ContinuousBatcher: Sendable {
     var starts: [Int32] = []
     var completes: [Int32] = []
     var batch: [Instruction] = []
+    var keyed: [UInt64] = []
     while remaining > 0 {
       guard readyCount > 0 else { break }  // nothing can ever run (not a valid schedule)
       while true {
@@ -160,7 +161,11 @@ public struct ContinuousBatcher: Sendable {
       ready[b].removeAll(keepingCapacity: true)
       readyCount -= runnable.count
       if !zip(runnable, runnable.dropFirst()).allSatisfy({ rank[Int($0)] < rank[Int($1)] }) {
-        runnable.sort { rank[Int($0)] < rank[Int($1)] }
+        // By (rank, node) packed in one integer: plain integer comparisons, no closure.
+        keyed.removeAll(keepingCapacity: true)
+        for n in runnable { keyed.append(UInt64(UInt32(rank[Int(n)])) << 32 | UInt64(UInt32(n))) }
+        keyed.sort()
+        for (k, key) in keyed.enumerated() { runnable[k] = Int32(truncatingIfNeeded: key) }
       }
       starts.removeAll(keepingCapacity: true)
       completes.removeAll(keepingCapacity: true)
