@@ -175,6 +175,14 @@ done
 err=$("$bin" samples/hello.dg --passes "" --execute cpu 2>&1 >/dev/null)
 [ $? -eq 1 ] && [[ "$err" == *"execute: the module has no schedule"* ]] && pass || fail "execute without a schedule: $err"
 
+# --time-passes: parsing, the input's verification, each pass and the verification after it,
+# then the total, in that order; --no-verify-each drops the verification after each pass.
+steps=$("$bin" samples/tree-lstm.dg -q --time-passes 2>&1 >/dev/null | awk '$2 == "ms" {$1 = $2 = $3 = ""; sub(/^ +/, ""); printf "%s;", $0}')
+[ "$steps" = "parse;verify input;fsm-batch;verify after fsm-batch;pq-layout;verify after pq-layout;ebatch-pack;verify after ebatch-pack;total;" ] \
+  && pass || fail "--time-passes steps: $steps"
+steps=$("$bin" samples/tree-lstm.dg -q --time-passes --no-verify-each --passes fsm-batch 2>&1 >/dev/null | awk '$2 == "ms" {$1 = $2 = $3 = ""; sub(/^ +/, ""); printf "%s;", $0}')
+[ "$steps" = "parse;verify input;fsm-batch;total;" ] && pass || fail "--time-passes --no-verify-each steps: $steps"
+
 # A bad pipeline is bad input (exit 1); usage errors exit 2.
 "$bin" --passes 'fsm-batch{' samples/hello.dg >/dev/null 2>&1; [ $? -eq 1 ] && pass || fail "bad pipeline should exit 1"
 "$bin" --no-such-flag >/dev/null 2>&1; [ $? -eq 2 ] && pass || fail "unknown flag should exit 2"
