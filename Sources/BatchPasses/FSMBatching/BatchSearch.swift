@@ -379,10 +379,57 @@ struct SearchProblem {
   /// node that this makes ready).
   func successor(of state: State, slot: Int, _ scratch: inout Scratch) -> State {
     var next = state
+    next.ready[slot] = []
+    advance(&next, from: state, slot: slot, &scratch)
+    return next
+  }
+
+  /// `successor(of:slot:)` written into `next`, a state no longer needed whose buffers are
+  /// reused: `state` is copied into them, so the successor allocates nothing once they are
+  /// large enough (a copy made by assignment shares the parent's arrays and allocates each one
+  /// it then changes).
+  func successor(
+    of state: State, slot: Int, into next: inout State, _ scratch: inout Scratch
+  ) {
+    func copy<T>(_ source: [T], into target: inout [T]) {
+      if target.count == source.count {
+        target.withUnsafeMutableBufferPointer { target in
+          source.withUnsafeBufferPointer { source in
+            for i in source.indices { target[i] = source[i] }
+          }
+        }
+      } else {
+        target = source
+      }
+    }
+    copy(state.executed, into: &next.executed)
+    if next.ready.count != state.ready.count {
+      next.ready = Array(repeating: [], count: state.ready.count)
+    }
+    for s in 0..<state.ready.count {
+      next.ready[s].removeAll(keepingCapacity: true)
+      if s != slot { next.ready[s].append(contentsOf: state.ready[s]) }
+    }
+    copy(state.groupMax, into: &next.groupMax)
+    copy(state.widePending, into: &next.widePending)
+    copy(state.sinks, into: &next.sinks)
+    copy(state.sinkHash, into: &next.sinkHash)
+    next.readyCount = state.readyCount
+    next.batches = state.batches
+    next.bound = state.bound
+    next.executedCount = state.executedCount
+    next.unbatchedLeft = state.unbatchedLeft
+    next.hash = state.hash
+    advance(&next, from: state, slot: slot, &scratch)
+  }
+
+  /// Turns `next`, a copy of `state` but with no ready nodes of `slot`, into its successor after
+  /// running `slot`.
+  private func advance(_ next: inout State, from state: State, slot: Int, _ scratch: inout Scratch)
+  {
     scratch.queue.removeAll(keepingCapacity: true)
     scratch.queue.append(contentsOf: state.ready[slot])
     scratch.newlyReady.removeAll(keepingCapacity: true)
-    next.ready[slot] = []
     next.readyCount -= groupSize(state, slot)
     for s in 0..<slotCount { next.groupMax[slot * slotCount + s] = 0 }
     next.batches += 1
@@ -395,7 +442,6 @@ struct SearchProblem {
     }
     drain(&next, &scratch)
     finish(&next, &scratch)
-    return next
   }
 
   /// Ready nodes of `slot`, sinks included.
@@ -640,6 +686,8 @@ public enum BeamBatching {
     // Per level: each kept state's parent index in the previous level and its slot.
     var parents: [[(parent: Int32, slot: Int32)]] = []
     var beam = [start]
+    /// States of the level before the beam, whose buffers the next level reuses.
+    var spare: [SearchProblem.State] = []
     var bestCount = Int32.max
     var bestEnd: (level: Int, parent: Int32, slot: Int32)?
     if start.isFinished { bestCount = start.batches }
@@ -781,9 +829,21 @@ public enum BeamBatching {
         seen[c.summary.hash] = min(seen[c.summary.hash] ?? .max, c.summary.batches)
       }
       parents.append(candidates.map { ($0.parent, $0.slot) })
-      beam = candidates.map {
-        problem.successor(of: beam[Int($0.parent)], slot: Int($0.slot), &scratch)
+      // The new level's states reuse the buffers of the level before this one.
+      var next: [SearchProblem.State] = []
+      next.reserveCapacity(candidates.count)
+      beam.withUnsafeBufferPointer { states in
+        for c in candidates {
+          if var state = spare.popLast() {
+            problem.successor(of: states[Int(c.parent)], slot: Int(c.slot), into: &state, &scratch)
+            next.append(state)
+          } else {
+            next.append(problem.successor(of: states[Int(c.parent)], slot: Int(c.slot), &scratch))
+          }
+        }
       }
+      swap(&beam, &next)
+      while let state = next.popLast() { spare.append(state) }
     }
     // Walk back from the best end to the start, then replay the moves to build the schedule.
     var slots: [Int32] = []
