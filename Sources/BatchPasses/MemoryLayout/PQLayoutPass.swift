@@ -87,9 +87,9 @@ public struct PQLayoutPass: Pass {
       choice: 0, nodes: best.nodes, offsets: [Int64](repeating: 0, count: n))
     var next = [Int32](repeating: 0, count: batchCount)
     func consider(_ choice: Int, _ order: [Int]) {
-      Self.offsets(forOrder: order, stride: stride, into: &trial.offsets)
-      Self.batchOrder(
-        order, batchStart: batchStart, batchOf: batchOf, next: &next, into: &trial.nodes)
+      Self.place(
+        order, stride: stride, batchStart: batchStart, batchOf: batchOf, next: &next,
+        offsets: &trial.offsets, nodes: &trial.nodes)
       let cost = slots.gatherCost(nodes: trial.nodes, offsets: trial.offsets, stride: stride)
       guard cost < bestCost else { return }
       trial.choice = choice
@@ -106,6 +106,7 @@ public struct PQLayoutPass: Pass {
     // fails again): a slot listing the same tensors as an earlier one with the same first tensor
     // and count, in the same order, takes that one's outcome without a reduction.
     var latest: [Int64: (slot: Int, reduced: Bool)] = [:]
+    latest.reserveCapacity(slots.sliceable.count(where: { $0 }))
     for k in 0..<slots.slot.count where slots.sliceable[k] {
       let tensors = slots.tensors(ofSlot: k)
       if Self.isOneBatch(tensors, batchStart: batchStart, batchOf: batchOf) { continue }
@@ -197,7 +198,11 @@ public struct PQLayoutPass: Pass {
           let node = aligner.subtree(holding: batch)
         else { continue }
         // Each result takes its operand's position as its key.
-        for (r, o) in zip(batch, operands) { aligner.key[Int(r)] = aligner.position[Int(o)] }
+        // Index loops, not `zip`: its iterator was destroyed through unspecialized generic code.
+        for k in 0..<min(batch.count, operands.count) {
+          let r = Int(batch.lowerBound) + k
+          aligner.key[r] = aligner.position[Int(operands[operands.startIndex + k])]
+        }
         aligner.turn(node, leaves: batch)
         for r in batch { aligner.key[Int(r)] = Int.max }
       }
@@ -219,8 +224,11 @@ public struct PQLayoutPass: Pass {
         guard batch.count > 1,
           let operands = slots.largestSlice(ofBatch: b)
         else { continue }
-        for (r, o) in zip(batch, operands) where batchOf[Int(o)] >= 0 {
-          aligner.key[Int(o)] = min(aligner.key[Int(o)], b * nodeCount + aligner.position[Int(r)])
+        for k in 0..<min(batch.count, operands.count) {
+          let r = Int(batch.lowerBound) + k
+          let o = Int(operands[operands.startIndex + k])
+          guard batchOf[o] >= 0 else { continue }
+          aligner.key[o] = min(aligner.key[o], b * nodeCount + aligner.position[r])
         }
       }
     }
@@ -341,34 +349,32 @@ public struct PQLayoutPass: Pass {
     return offsets
   }
 
-  /// `offsets(forOrder:stride:)` written into `offsets` (one entry per node already).
-  static func offsets(forOrder order: [Int], stride: [Int64], into offsets: inout [Int64]) {
-    offsets.withUnsafeMutableBufferPointer { offsets in
-      stride.withUnsafeBufferPointer { stride in
-        var next: Int64 = 0
-        for n in order {
-          offsets[n] = next
-          next += stride[n]
-        }
-      }
-    }
-  }
-
-  /// Each batch's nodes in the order they come in `order` (their order in memory), written
-  /// batch by batch into `nodes` (batch b at `batchStart[b]..<batchStart[b + 1]`); `batchOf`
-  /// gives each node's batch (-1: none), `next` is scratch with an entry per batch.
-  static func batchOrder(
-    _ order: [Int], batchStart: [Int32], batchOf: [Int32], next: inout [Int32],
-    into nodes: inout [Int32]
+  /// Lays out the nodes in `order` (their order in memory), in one read of it: each node's
+  /// offset, back to back at its aligned stride, into `offsets` (an entry per node already), and
+  /// each batch's nodes in that order, batch by batch into `nodes` (batch b at
+  /// `batchStart[b]..<batchStart[b + 1]`). `batchOf` gives each node's batch (-1: none), `next`
+  /// is scratch with an entry per batch.
+  static func place(
+    _ order: [Int], stride: [Int64], batchStart: [Int32], batchOf: [Int32], next: inout [Int32],
+    offsets: inout [Int64], nodes: inout [Int32]
   ) {
     for b in 0..<next.count { next[b] = batchStart[b] }
-    nodes.withUnsafeMutableBufferPointer { nodes in
-      next.withUnsafeMutableBufferPointer { next in
-        batchOf.withUnsafeBufferPointer { batchOf in
-          for n in order where batchOf[n] >= 0 {
-            let b = Int(batchOf[n])
-            nodes[Int(next[b])] = Int32(n)
-            next[b] += 1
+    offsets.withUnsafeMutableBufferPointer { offsets in
+      nodes.withUnsafeMutableBufferPointer { nodes in
+        next.withUnsafeMutableBufferPointer { next in
+          stride.withUnsafeBufferPointer { stride in
+            batchOf.withUnsafeBufferPointer { batchOf in
+              var end: Int64 = 0
+              for n in order {
+                offsets[n] = end
+                end += stride[n]
+                let b = Int(batchOf[n])
+                if b >= 0 {
+                  nodes[Int(next[b])] = Int32(n)
+                  next[b] += 1
+                }
+              }
+            }
           }
         }
       }
