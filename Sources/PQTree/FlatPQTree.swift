@@ -308,6 +308,14 @@ public struct FlatPQTree: Sendable {
     }
   }
 
+  /// `orient(subtree:least:key:)` with each leaf's own number as its key: the free choices
+  /// follow the order of the leaves.
+  public mutating func orientByLeaf(
+    subtree top: Int, least: inout [Int], scratch: inout WalkScratch
+  ) {
+    orientSubtree(top, least: &least, scratch: &scratch) { $0 }
+  }
+
   @inline(__always)
   private mutating func orientSubtree(
     _ top: Int, least: inout [Int], scratch: inout WalkScratch, key: (Int) -> Int

@@ -121,10 +121,10 @@ public struct PQLayoutPass: Pass {
     }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
     var flat = FlatPQTree(tree)
-    Self.orient(&flat, rank: Array(0..<n))
+    var buffers = Aligner.Buffers()
+    Self.orientByRank(&flat, buffers: &buffers)
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
-    var buffers = Aligner.Buffers()
     consider(1, pqOrder)
     consider(
       2,
@@ -381,12 +381,14 @@ public struct PQLayoutPass: Pass {
     }
   }
 
-  /// Makes the tree's free choices follow `rank`: P-node children by their lowest-ranked leaf,
-  /// Q-nodes turned so that their first child ranks lower than their last.
-  static func orient(_ tree: inout FlatPQTree, rank: [Int]) {
+  /// Makes the tree's free choices follow the ranks (its leaves): P-node children by their
+  /// lowest-ranked leaf, Q-nodes turned so that their first child ranks lower than their last.
+  /// Uses the alignments' buffers, which are then the right size.
+  static func orientByRank(_ tree: inout FlatPQTree, buffers: inout Aligner.Buffers) {
     guard let root = tree.root else { return }
-    var lowest = [Int](repeating: 0, count: tree.nodeCount)
-    var scratch = FlatPQTree.WalkScratch()
-    tree.orient(subtree: root, least: &lowest, keys: rank, scratch: &scratch)
+    if buffers.lowest.count < tree.nodeCount {
+      buffers.lowest = [Int](repeating: 0, count: tree.nodeCount)
+    }
+    tree.orientByLeaf(subtree: root, least: &buffers.lowest, scratch: &buffers.scratch)
   }
 }
