@@ -296,13 +296,15 @@ public struct FlatPQTree: Sendable {
   /// visits children before parents.
   public mutating func orient(subtree top: Int, least: inout [Int], key: (Int) -> Int) {
     var scratch = WalkScratch()
-    orientSubtree(top, least: &least, scratch: &scratch, key: key)
+    _ = orientSubtree(top, least: &least, scratch: &scratch, key: key)
   }
 
   /// `orient(subtree:least:key:)` with the key of leaf i at `keys[i]`, using `scratch`'s buffers.
+  /// Returns whether any child moved (if not, the subtree's frontier is as it was).
+  @discardableResult
   public mutating func orient(
     subtree top: Int, least: inout [Int], keys: [Int], scratch: inout WalkScratch
-  ) {
+  ) -> Bool {
     keys.withUnsafeBufferPointer { keys in
       orientSubtree(top, least: &least, scratch: &scratch) { keys[$0] }
     }
@@ -313,14 +315,15 @@ public struct FlatPQTree: Sendable {
   public mutating func orientByLeaf(
     subtree top: Int, least: inout [Int], scratch: inout WalkScratch
   ) {
-    orientSubtree(top, least: &least, scratch: &scratch) { $0 }
+    _ = orientSubtree(top, least: &least, scratch: &scratch) { $0 }
   }
 
   @inline(__always)
   private mutating func orientSubtree(
     _ top: Int, least: inout [Int], scratch: inout WalkScratch, key: (Int) -> Int
-  ) {
+  ) -> Bool {
     let end = Int(subtreeEnd[top])
+    var moved = false
     element.withUnsafeBufferPointer { element in
       childStart.withUnsafeBufferPointer { childStart in
         childList.withUnsafeMutableBufferPointer { childList in
@@ -347,14 +350,17 @@ public struct FlatPQTree: Sendable {
               if element[x] == Self.pNode {
                 guard !sorted else { continue }
                 scratch.sort(&childList[first..<end], least: least)
+                moved = true
               } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
                 childList[first..<end].reverse()
+                moved = true
               }
             }
           }
         }
       }
     }
+    return moved
   }
 
   /// Writes the leaves under `node`, left to right, into `order` from index `start` on (the

@@ -293,10 +293,13 @@ public struct PQLayoutPass: Pass {
     /// Orders the subtree `node`, whose leaves are `leaves`, by `key`; it keeps its range of
     /// positions, which starts at its leftmost leaf, the least position among `leaves`.
     mutating func turn(_ node: Int, leaves: Range<Int32>) {
+      // Nothing moved: the order already holds the subtree's frontier.
+      guard
+        tree.orient(
+          subtree: node, least: &buffers.lowest, keys: buffers.key, scratch: &buffers.scratch)
+      else { return }
       var start = Int.max
       for leaf in leaves { start = min(start, position[Int(leaf)]) }
-      tree.orient(
-        subtree: node, least: &buffers.lowest, keys: buffers.key, scratch: &buffers.scratch)
       let count = tree.writeLeaves(
         under: node, into: &order, from: start, scratch: &buffers.scratch)
       for p in start..<(start + count) { position[order[p]] = p }
