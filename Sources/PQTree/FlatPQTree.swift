@@ -159,6 +159,8 @@ public struct FlatPQTree: Sendable {
     var pairs: [(key: Int, child: Int32)] = []
     var packed: [UInt64] = []
     var sortBuffer: [UInt64] = []
+    /// The most entries `sortPacked` sorts by insertion.
+    static let insertionSortLimit = 64
     /// Per key byte (4 × 256): how many entries have each digit, then where the next goes.
     var digitCounts: [Int] = []
     var children: [Int32] = []
@@ -208,7 +210,9 @@ public struct FlatPQTree: Sendable {
       }
     }
 
-    /// Sorts `packed` (distinct values: each holds its place). Few entries: insertion sort.
+    /// Sorts `packed` (distinct values: each holds its place). Up to `insertionSortLimit`
+    /// entries: insertion sort (keys nearly in order, a batch's operand positions, make it
+    /// cheaper than the radix passes' bucket work).
     /// Otherwise a least-significant-digit radix sort on the bytes of each key less the least
     /// key (the high 32 bits), skipping bytes that are the same in every entry: a pass per byte
     /// that differs, each linear, where a comparison sort needs log2(count) passes. Keys close
@@ -217,7 +221,7 @@ public struct FlatPQTree: Sendable {
     /// trade places. A radix pass is stable, so entries with equal keys keep their order by place.
     mutating func sortPacked() {
       let count = packed.count
-      if count <= 32 {
+      if count <= Self.insertionSortLimit {
         packed.withUnsafeMutableBufferPointer { values in
           for i in 1..<max(count, 1) {
             let value = values[i]

@@ -152,19 +152,26 @@ import Testing
   }
 
   /// The packed sort (insertion sort when short, radix passes on the key bytes that differ
-  /// otherwise) sorts like the standard library, keys narrow and wide, many repeated.
+  /// otherwise) sorts like the standard library, keys narrow and wide, near zero and far from
+  /// it, many repeated.
   @Test(arguments: [UInt64(19), 20])
   func packedSortMatchesTheStandardSort(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
     var scratch = FlatPQTree.WalkScratch()
-    for count in [0, 1, 2, 31, 32, 33, 100, 1000] {
+    let limit = FlatPQTree.WalkScratch.insertionSortLimit
+    for count in [0, 1, 2, limit - 1, limit, limit + 1, 100, 1000] {
       for keyBits in [1, 8, 20, 32] {
-        scratch.packed = (0..<count).map { place in
-          UInt64.random(in: 0..<(1 << UInt64(keyBits)), using: &rng) << 32 | UInt64(place)
+        // Keys near zero, then as high as 32 bits go (the radix passes go by the key less the
+        // least).
+        for offset: UInt64 in [0, (1 << 32) - (1 << UInt64(keyBits))] {
+          scratch.packed = (0..<count).map { place in
+            (UInt64.random(in: 0..<(1 << UInt64(keyBits)), using: &rng) + offset) << 32
+              | UInt64(place)
+          }
+          let expected = scratch.packed.sorted()
+          scratch.sortPacked()
+          #expect(scratch.packed == expected)
         }
-        let expected = scratch.packed.sorted()
-        scratch.sortPacked()
-        #expect(scratch.packed == expected)
       }
     }
   }
