@@ -89,7 +89,7 @@ public struct PQLayoutPass: Pass {
     func consider(_ choice: Int, _ order: [Int]) {
       Self.place(
         order, stride: stride, batchStart: batchStart, batchOf: batchOf, next: &next,
-        offsets: &trial.offsets, nodes: &trial.nodes)
+        into: &trial)
       let cost = slots.gatherCost(nodes: trial.nodes, offsets: trial.offsets, stride: stride)
       guard cost < bestCost else { return }
       trial.choice = choice
@@ -105,19 +105,21 @@ public struct PQLayoutPass: Pass {
     // A set reduced once stays consecutive in every order the tree keeps (and one that failed
     // fails again): a slot listing the same tensors as an earlier one with the same first tensor
     // and count, in the same order, takes that one's outcome without a reduction.
-    var latest: [Int64: (slot: Int, reduced: Bool)] = [:]
+    // Each value is the slot times two, plus one if its reduction succeeded (a plain integer:
+    // a tuple value type's metadata cost more to make at run time than a small graph's lookups).
+    var latest: [Int64: Int] = [:]
     latest.reserveCapacity(slots.sliceable.count(where: { $0 }))
     for k in 0..<slots.slot.count where slots.sliceable[k] {
       let tensors = slots.tensors(ofSlot: k)
       if Self.isOneBatch(tensors, batchStart: batchStart, batchOf: batchOf) { continue }
       let key = Int64(tensors.first!) << 32 | Int64(tensors.count)
-      if let earlier = latest[key], slots.tensors(ofSlot: earlier.slot).elementsEqual(tensors) {
-        if !earlier.reduced { dropped += 1 }
+      if let earlier = latest[key], slots.tensors(ofSlot: earlier >> 1).elementsEqual(tensors) {
+        if earlier & 1 == 0 { dropped += 1 }
         continue
       }
       let reduced = tree.reduce(tensors)
       if !reduced { dropped += 1 }
-      latest[key] = (k, reduced)
+      latest[key] = k << 1 | (reduced ? 1 : 0)
     }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
     var flat = FlatPQTree(tree)
@@ -352,18 +354,18 @@ public struct PQLayoutPass: Pass {
     return offsets
   }
 
-  /// Lays out the nodes in `order` (their order in memory), in one read of it: each node's
-  /// offset, back to back at its aligned stride, into `offsets` (an entry per node already), and
-  /// each batch's nodes in that order, batch by batch into `nodes` (batch b at
+  /// Lays out the nodes in `order` (their order in memory) as `candidate`, in one read of it:
+  /// each node's offset, back to back at its aligned stride (an entry per node already), and
+  /// each batch's nodes in that order, batch by batch (batch b at
   /// `batchStart[b]..<batchStart[b + 1]`). `batchOf` gives each node's batch (-1: none), `next`
   /// is scratch with an entry per batch.
   static func place(
     _ order: [Int], stride: [Int64], batchStart: [Int32], batchOf: [Int32], next: inout [Int32],
-    offsets: inout [Int64], nodes: inout [Int32]
+    into candidate: inout Candidate
   ) {
     for b in 0..<next.count { next[b] = batchStart[b] }
-    offsets.withUnsafeMutableBufferPointer { offsets in
-      nodes.withUnsafeMutableBufferPointer { nodes in
+    candidate.offsets.withUnsafeMutableBufferPointer { offsets in
+      candidate.nodes.withUnsafeMutableBufferPointer { nodes in
         next.withUnsafeMutableBufferPointer { next in
           stride.withUnsafeBufferPointer { stride in
             batchOf.withUnsafeBufferPointer { batchOf in
