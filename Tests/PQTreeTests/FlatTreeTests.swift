@@ -104,6 +104,7 @@ import Testing
   /// `orient(subtree:least:keys:scratch:)`, whose P-node sort packs keys below 2^32 with each
   /// child's place into one integer, turns every subtree as the reference does: keys small and
   /// large (the pair sort), repeated, and `Int.max` (no key); one scratch serves every call.
+  /// It reports whether any child moved.
   @Test(arguments: [UInt64(13), 14, 15, 16])
   func orientByKeysMatchesTheReference(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
@@ -123,9 +124,14 @@ import Testing
         }
       }
       let node = Int.random(in: 0..<flat.nodeCount, using: &rng)
-      flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch)
+      let before = flat.frontier()
+      let moved = flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch)
       _ = Self.referenceOrient(&reference, node: node, key: key)
       #expect(flat.frontier() == reference.frontier())
+      // It says whether it moved anything: then, and only then, the frontier changed; turned
+      // by the same keys again, nothing moves.
+      #expect(moved == (flat.frontier() != before))
+      #expect(!flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch))
     }
   }
 
