@@ -188,6 +188,14 @@ public struct FlatPQTree: Sendable {
         }
       }
       if packed.count == children.count {
+        // Keys that strictly decrease (children laid out backwards, common after reductions):
+        // reversed, the worst case of the insertion sort is one pass.
+        if zip(packed.indices.dropFirst(), packed.indices).allSatisfy({
+          packed[$0] >> 32 < packed[$1] >> 32
+        }) {
+          children.reverse()
+          return
+        }
         sortPacked()
         self.children.removeAll(keepingCapacity: true)
         self.children.append(contentsOf: children)

@@ -103,8 +103,8 @@ import Testing
 
   /// `orient(subtree:least:keys:scratch:)`, whose P-node sort packs keys below 2^32 with each
   /// child's place into one integer, turns every subtree as the reference does: keys small and
-  /// large (the pair sort), repeated, and `Int.max` (no key); one scratch serves every call.
-  /// It reports whether any child moved.
+  /// large (the pair sort), repeated, `Int.max` (no key), and distinct keys forwards then
+  /// backwards; one scratch serves every call. It reports whether any child moved.
   @Test(arguments: [UInt64(13), 14, 15, 16])
   func orientByKeysMatchesTheReference(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
@@ -114,16 +114,20 @@ import Testing
     var reference = flat
     var least = [Int](repeating: 0, count: flat.nodeCount)
     var scratch = FlatPQTree.WalkScratch()
-    for round in 0..<12 {
-      let key = (0..<n).map { _ -> Int in
-        switch round % 4 {
+    for round in 0..<18 {
+      let key = (0..<n).map { leaf -> Int in
+        switch round % 6 {
         case 0: return Int.random(in: 0..<n, using: &rng)
         case 1: return Int.random(in: 0..<4, using: &rng)
         case 2: return Bool.random(using: &rng) ? Int.max : Int.random(in: 0..<n, using: &rng)
-        default: return Int.random(in: 0..<(1 << 40), using: &rng)
+        case 3: return Int.random(in: 0..<(1 << 40), using: &rng)
+        // Distinct keys, then the same backwards: every child list the first sorted now
+        // strictly decreases (the sort reverses it).
+        case 4: return leaf
+        default: return n - leaf
         }
       }
-      let node = Int.random(in: 0..<flat.nodeCount, using: &rng)
+      let node = round % 6 >= 4 ? 0 : Int.random(in: 0..<flat.nodeCount, using: &rng)
       let before = flat.frontier()
       let moved = flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch)
       _ = Self.referenceOrient(&reference, node: node, key: key)
