@@ -159,7 +159,10 @@ public struct FlatPQTree: Sendable {
     var pairs: [(key: Int, child: Int32)] = []
     var packed: [UInt64] = []
     var sortBuffer: [UInt64] = []
-    var bucketStart = [Int](repeating: 0, count: 257)
+    /// The most entries `sortPacked` sorts by insertion.
+    static let insertionSortLimit = 64
+    /// Per key byte (4 × 256): how many entries have each digit, then where the next goes.
+    var digitCounts: [Int] = []
     var children: [Int32] = []
     var stack: [Int32] = []
     public init() {}
@@ -185,28 +188,48 @@ public struct FlatPQTree: Sendable {
         }
       }
       if packed.count == children.count {
+        // Keys that strictly decrease (children laid out backwards, common after reductions):
+        // reversed, the worst case of the insertion sort is one pass.
+        if zip(packed.indices.dropFirst(), packed.indices).allSatisfy({
+          packed[$0] >> 32 < packed[$1] >> 32
+        }) {
+          children.reverse()
+          return
+        }
         sortPacked()
         self.children.removeAll(keepingCapacity: true)
         self.children.append(contentsOf: children)
-        for (i, entry) in zip(children.indices, packed) {
+        // Indices counted by hand: `indices` of a slice of a buffer pointer is not specialized
+        // here and cost more than the sort.
+        var i = children.startIndex
+        for entry in packed {
           children[i] = self.children[Int(entry & none)]
+          i += 1
         }
         return
       }
       pairs.removeAll(keepingCapacity: true)
       for child in children { pairs.append((least[Int(child)], child)) }
       pairs.sort { $0.key < $1.key }
-      for (i, pair) in zip(children.indices, pairs) { children[i] = pair.child }
+      var i = children.startIndex
+      for pair in pairs {
+        children[i] = pair.child
+        i += 1
+      }
     }
 
-    /// Sorts `packed` (distinct values: each holds its place). Few entries: insertion sort.
-    /// Otherwise a least-significant-digit radix sort on the key's bytes (the high 32 bits),
-    /// skipping bytes that are the same in every entry: a pass per byte that differs, each linear,
-    /// where a comparison sort needs log2(count) passes. A radix pass is stable, so entries with
-    /// equal keys keep their order by place.
+    /// Sorts `packed` (distinct values: each holds its place). Up to `insertionSortLimit`
+    /// entries: insertion sort (keys nearly in order, a batch's operand positions, make it
+    /// cheaper than the radix passes' bucket work).
+    /// Otherwise a least-significant-digit radix sort on the bytes of each key less the least
+    /// key (the high 32 bits), skipping bytes that are the same in every entry: a pass per byte
+    /// that differs, each linear, where a comparison sort needs log2(count) passes. Keys close
+    /// together (a batch's operand positions) so take one or two passes wherever they lie. One
+    /// read counts every byte's digits; each pass scatters into the other buffer, then the two
+    /// trade places. A radix pass is stable, so entries with equal keys keep their order by place.
     mutating func sortPacked() {
       let count = packed.count
-      if count <= 32 {
+      if count <= Self.insertionSortLimit {
         packed.withUnsafeMutableBufferPointer { values in
           for i in 1..<max(count, 1) {
             let value = values[i]
@@ -220,37 +243,60 @@ public struct FlatPQTree: Sendable {
         }
         return
       }
+      // The least value's key, in place: subtracting it keeps the order (no borrow from the
+      // places below) and clears the high bytes of keys that lie close together.
+      var least = UInt64.max
+      for value in packed { least = min(least, value) }
+      let base = (least >> 32) << 32
       var all: UInt64 = 0
       var common: UInt64 = ~0
       for value in packed {
-        all |= value
-        common &= value
+        let relative = value &- base
+        all |= relative
+        common &= relative
       }
       let differing = (all ^ common) >> 32
       if sortBuffer.count < count { sortBuffer = [UInt64](repeating: 0, count: count) }
-      for byte in 0..<4 where (differing >> UInt64(8 * byte)) & 0xFF != 0 {
+      if digitCounts.count < 4 * 256 { digitCounts = [Int](repeating: 0, count: 4 * 256) }
+      // The bytes up to the highest that differs: every one's digit counts, from one read.
+      let byteCount = (64 - differing.leadingZeroBitCount + 7) / 8
+      digitCounts.withUnsafeMutableBufferPointer { counts in
+        for i in 0..<(byteCount * 256) { counts[i] = 0 }
+        packed.withUnsafeBufferPointer { source in
+          for i in 0..<count {
+            let relative = (source[i] &- base) >> 32
+            for byte in 0..<byteCount {
+              counts[byte * 256 + Int((relative >> UInt64(8 * byte)) & 0xFF)] += 1
+            }
+          }
+        }
+      }
+      for byte in 0..<byteCount where (differing >> UInt64(8 * byte)) & 0xFF != 0 {
         let shift = UInt64(32 + 8 * byte)
-        packed.withUnsafeMutableBufferPointer { source in
+        packed.withUnsafeBufferPointer { source in
           sortBuffer.withUnsafeMutableBufferPointer { target in
-            bucketStart.withUnsafeMutableBufferPointer { bucketStart in
-              for i in 0..<257 { bucketStart[i] = 0 }
-              for value in source { bucketStart[Int((value >> shift) & 0xFF) + 1] += 1 }
-              for i in 0..<256 { bucketStart[i + 1] += bucketStart[i] }
-              for value in source {
-                let digit = Int((value >> shift) & 0xFF)
-                target[bucketStart[digit]] = value
-                bucketStart[digit] += 1
+            digitCounts.withUnsafeMutableBufferPointer { counts in
+              // Each digit's first slot, in place of its count.
+              var next = 0
+              for digit in (byte * 256)..<(byte * 256 + 256) {
+                let digitCount = counts[digit]
+                counts[digit] = next
+                next += digitCount
+              }
+              for i in 0..<count {
+                let value = source[i]
+                let digit = byte * 256 + Int(((value &- base) >> shift) & 0xFF)
+                target[counts[digit]] = value
+                counts[digit] += 1
               }
             }
           }
         }
         // The sorted pass becomes the source of the next.
-        packed.withUnsafeMutableBufferPointer { source in
-          sortBuffer.withUnsafeBufferPointer { target in
-            for i in 0..<count { source[i] = target[i] }
-          }
-        }
+        swap(&packed, &sortBuffer)
       }
+      // The buffer that came back may be longer than the entries.
+      if packed.count > count { packed.removeLast(packed.count - count) }
     }
   }
 
@@ -262,23 +308,34 @@ public struct FlatPQTree: Sendable {
   /// visits children before parents.
   public mutating func orient(subtree top: Int, least: inout [Int], key: (Int) -> Int) {
     var scratch = WalkScratch()
-    orientSubtree(top, least: &least, scratch: &scratch, key: key)
+    _ = orientSubtree(top, least: &least, scratch: &scratch, key: key)
   }
 
   /// `orient(subtree:least:key:)` with the key of leaf i at `keys[i]`, using `scratch`'s buffers.
+  /// Returns whether any child moved (if not, the subtree's frontier is as it was).
+  @discardableResult
   public mutating func orient(
     subtree top: Int, least: inout [Int], keys: [Int], scratch: inout WalkScratch
-  ) {
+  ) -> Bool {
     keys.withUnsafeBufferPointer { keys in
       orientSubtree(top, least: &least, scratch: &scratch) { keys[$0] }
     }
   }
 
+  /// `orient(subtree:least:key:)` with each leaf's own number as its key: the free choices
+  /// follow the order of the leaves.
+  public mutating func orientByLeaf(
+    subtree top: Int, least: inout [Int], scratch: inout WalkScratch
+  ) {
+    _ = orientSubtree(top, least: &least, scratch: &scratch) { $0 }
+  }
+
   @inline(__always)
   private mutating func orientSubtree(
     _ top: Int, least: inout [Int], scratch: inout WalkScratch, key: (Int) -> Int
-  ) {
+  ) -> Bool {
     let end = Int(subtreeEnd[top])
+    var moved = false
     element.withUnsafeBufferPointer { element in
       childStart.withUnsafeBufferPointer { childStart in
         childList.withUnsafeMutableBufferPointer { childList in
@@ -305,14 +362,17 @@ public struct FlatPQTree: Sendable {
               if element[x] == Self.pNode {
                 guard !sorted else { continue }
                 scratch.sort(&childList[first..<end], least: least)
+                moved = true
               } else if least[Int(childList[first])] > least[Int(childList[end - 1])] {
                 childList[first..<end].reverse()
+                moved = true
               }
             }
           }
         }
       }
     }
+    return moved
   }
 
   /// Writes the leaves under `node`, left to right, into `order` from index `start` on (the

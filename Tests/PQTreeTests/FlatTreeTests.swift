@@ -103,7 +103,8 @@ import Testing
 
   /// `orient(subtree:least:keys:scratch:)`, whose P-node sort packs keys below 2^32 with each
   /// child's place into one integer, turns every subtree as the reference does: keys small and
-  /// large (the pair sort), repeated, and `Int.max` (no key); one scratch serves every call.
+  /// large (the pair sort), repeated, `Int.max` (no key), and distinct keys forwards then
+  /// backwards; one scratch serves every call. It reports whether any child moved.
   @Test(arguments: [UInt64(13), 14, 15, 16])
   func orientByKeysMatchesTheReference(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
@@ -113,19 +114,28 @@ import Testing
     var reference = flat
     var least = [Int](repeating: 0, count: flat.nodeCount)
     var scratch = FlatPQTree.WalkScratch()
-    for round in 0..<12 {
-      let key = (0..<n).map { _ -> Int in
-        switch round % 4 {
+    for round in 0..<18 {
+      let key = (0..<n).map { leaf -> Int in
+        switch round % 6 {
         case 0: return Int.random(in: 0..<n, using: &rng)
         case 1: return Int.random(in: 0..<4, using: &rng)
         case 2: return Bool.random(using: &rng) ? Int.max : Int.random(in: 0..<n, using: &rng)
-        default: return Int.random(in: 0..<(1 << 40), using: &rng)
+        case 3: return Int.random(in: 0..<(1 << 40), using: &rng)
+        // Distinct keys, then the same backwards: every child list the first sorted now
+        // strictly decreases (the sort reverses it).
+        case 4: return leaf
+        default: return n - leaf
         }
       }
-      let node = Int.random(in: 0..<flat.nodeCount, using: &rng)
-      flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch)
+      let node = round % 6 >= 4 ? 0 : Int.random(in: 0..<flat.nodeCount, using: &rng)
+      let before = flat.frontier()
+      let moved = flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch)
       _ = Self.referenceOrient(&reference, node: node, key: key)
       #expect(flat.frontier() == reference.frontier())
+      // It says whether it moved anything: then, and only then, the frontier changed; turned
+      // by the same keys again, nothing moves.
+      #expect(moved == (flat.frontier() != before))
+      #expect(!flat.orient(subtree: node, least: &least, keys: key, scratch: &scratch))
     }
   }
 
@@ -152,19 +162,26 @@ import Testing
   }
 
   /// The packed sort (insertion sort when short, radix passes on the key bytes that differ
-  /// otherwise) sorts like the standard library, keys narrow and wide, many repeated.
+  /// otherwise) sorts like the standard library, keys narrow and wide, near zero and far from
+  /// it, many repeated.
   @Test(arguments: [UInt64(19), 20])
   func packedSortMatchesTheStandardSort(seed: UInt64) {
     var rng = SplitMix64(seed: seed)
     var scratch = FlatPQTree.WalkScratch()
-    for count in [0, 1, 2, 31, 32, 33, 100, 1000] {
+    let limit = FlatPQTree.WalkScratch.insertionSortLimit
+    for count in [0, 1, 2, limit - 1, limit, limit + 1, 100, 1000] {
       for keyBits in [1, 8, 20, 32] {
-        scratch.packed = (0..<count).map { place in
-          UInt64.random(in: 0..<(1 << UInt64(keyBits)), using: &rng) << 32 | UInt64(place)
+        // Keys near zero, then as high as 32 bits go (the radix passes go by the key less the
+        // least).
+        for offset: UInt64 in [0, (1 << 32) - (1 << UInt64(keyBits))] {
+          scratch.packed = (0..<count).map { place in
+            (UInt64.random(in: 0..<(1 << UInt64(keyBits)), using: &rng) + offset) << 32
+              | UInt64(place)
+          }
+          let expected = scratch.packed.sorted()
+          scratch.sortPacked()
+          #expect(scratch.packed == expected)
         }
-        let expected = scratch.packed.sorted()
-        scratch.sortPacked()
-        #expect(scratch.packed == expected)
       }
     }
   }

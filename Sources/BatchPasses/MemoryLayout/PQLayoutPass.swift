@@ -87,9 +87,9 @@ public struct PQLayoutPass: Pass {
       choice: 0, nodes: best.nodes, offsets: [Int64](repeating: 0, count: n))
     var next = [Int32](repeating: 0, count: batchCount)
     func consider(_ choice: Int, _ order: [Int]) {
-      Self.offsets(forOrder: order, stride: stride, into: &trial.offsets)
-      Self.batchOrder(
-        order, batchStart: batchStart, batchOf: batchOf, next: &next, into: &trial.nodes)
+      Self.place(
+        order, stride: stride, batchStart: batchStart, batchOf: batchOf, next: &next,
+        into: &trial)
       let cost = slots.gatherCost(nodes: trial.nodes, offsets: trial.offsets, stride: stride)
       guard cost < bestCost else { return }
       trial.choice = choice
@@ -105,25 +105,28 @@ public struct PQLayoutPass: Pass {
     // A set reduced once stays consecutive in every order the tree keeps (and one that failed
     // fails again): a slot listing the same tensors as an earlier one with the same first tensor
     // and count, in the same order, takes that one's outcome without a reduction.
-    var latest: [Int64: (slot: Int, reduced: Bool)] = [:]
+    // Each value is the slot times two, plus one if its reduction succeeded (a plain integer:
+    // a tuple value type's metadata cost more to make at run time than a small graph's lookups).
+    var latest: [Int64: Int] = [:]
+    latest.reserveCapacity(slots.sliceable.count(where: { $0 }))
     for k in 0..<slots.slot.count where slots.sliceable[k] {
       let tensors = slots.tensors(ofSlot: k)
       if Self.isOneBatch(tensors, batchStart: batchStart, batchOf: batchOf) { continue }
       let key = Int64(tensors.first!) << 32 | Int64(tensors.count)
-      if let earlier = latest[key], slots.tensors(ofSlot: earlier.slot).elementsEqual(tensors) {
-        if !earlier.reduced { dropped += 1 }
+      if let earlier = latest[key], slots.tensors(ofSlot: earlier >> 1).elementsEqual(tensors) {
+        if earlier & 1 == 0 { dropped += 1 }
         continue
       }
       let reduced = tree.reduce(tensors)
       if !reduced { dropped += 1 }
-      latest[key] = (k, reduced)
+      latest[key] = k << 1 | (reduced ? 1 : 0)
     }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
     var flat = FlatPQTree(tree)
-    Self.orient(&flat, rank: Array(0..<n))
+    var buffers = Aligner.Buffers()
+    Self.orientByRank(&flat, buffers: &buffers)
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
-    var buffers = Aligner.Buffers()
     consider(1, pqOrder)
     consider(
       2,
@@ -197,7 +200,11 @@ public struct PQLayoutPass: Pass {
           let node = aligner.subtree(holding: batch)
         else { continue }
         // Each result takes its operand's position as its key.
-        for (r, o) in zip(batch, operands) { aligner.key[Int(r)] = aligner.position[Int(o)] }
+        // Index loops, not `zip`: its iterator was destroyed through unspecialized generic code.
+        for k in 0..<min(batch.count, operands.count) {
+          let r = Int(batch.lowerBound) + k
+          aligner.key[r] = aligner.position[Int(operands[operands.startIndex + k])]
+        }
         aligner.turn(node, leaves: batch)
         for r in batch { aligner.key[Int(r)] = Int.max }
       }
@@ -219,8 +226,11 @@ public struct PQLayoutPass: Pass {
         guard batch.count > 1,
           let operands = slots.largestSlice(ofBatch: b)
         else { continue }
-        for (r, o) in zip(batch, operands) where batchOf[Int(o)] >= 0 {
-          aligner.key[Int(o)] = min(aligner.key[Int(o)], b * nodeCount + aligner.position[Int(r)])
+        for k in 0..<min(batch.count, operands.count) {
+          let r = Int(batch.lowerBound) + k
+          let o = Int(operands[operands.startIndex + k])
+          guard batchOf[o] >= 0 else { continue }
+          aligner.key[o] = min(aligner.key[o], b * nodeCount + aligner.position[r])
         }
       }
     }
@@ -285,10 +295,13 @@ public struct PQLayoutPass: Pass {
     /// Orders the subtree `node`, whose leaves are `leaves`, by `key`; it keeps its range of
     /// positions, which starts at its leftmost leaf, the least position among `leaves`.
     mutating func turn(_ node: Int, leaves: Range<Int32>) {
+      // Nothing moved: the order already holds the subtree's frontier.
+      guard
+        tree.orient(
+          subtree: node, least: &buffers.lowest, keys: buffers.key, scratch: &buffers.scratch)
+      else { return }
       var start = Int.max
       for leaf in leaves { start = min(start, position[Int(leaf)]) }
-      tree.orient(
-        subtree: node, least: &buffers.lowest, keys: buffers.key, scratch: &buffers.scratch)
       let count = tree.writeLeaves(
         under: node, into: &order, from: start, scratch: &buffers.scratch)
       for p in start..<(start + count) { position[order[p]] = p }
@@ -341,46 +354,46 @@ public struct PQLayoutPass: Pass {
     return offsets
   }
 
-  /// `offsets(forOrder:stride:)` written into `offsets` (one entry per node already).
-  static func offsets(forOrder order: [Int], stride: [Int64], into offsets: inout [Int64]) {
-    offsets.withUnsafeMutableBufferPointer { offsets in
-      stride.withUnsafeBufferPointer { stride in
-        var next: Int64 = 0
-        for n in order {
-          offsets[n] = next
-          next += stride[n]
-        }
-      }
-    }
-  }
-
-  /// Each batch's nodes in the order they come in `order` (their order in memory), written
-  /// batch by batch into `nodes` (batch b at `batchStart[b]..<batchStart[b + 1]`); `batchOf`
-  /// gives each node's batch (-1: none), `next` is scratch with an entry per batch.
-  static func batchOrder(
-    _ order: [Int], batchStart: [Int32], batchOf: [Int32], next: inout [Int32],
-    into nodes: inout [Int32]
+  /// Lays out the nodes in `order` (their order in memory) as `candidate`, in one read of it:
+  /// each node's offset, back to back at its aligned stride (an entry per node already), and
+  /// each batch's nodes in that order, batch by batch (batch b at
+  /// `batchStart[b]..<batchStart[b + 1]`). `batchOf` gives each node's batch (-1: none), `next`
+  /// is scratch with an entry per batch.
+  static func place(
+    _ order: [Int], stride: [Int64], batchStart: [Int32], batchOf: [Int32], next: inout [Int32],
+    into candidate: inout Candidate
   ) {
     for b in 0..<next.count { next[b] = batchStart[b] }
-    nodes.withUnsafeMutableBufferPointer { nodes in
-      next.withUnsafeMutableBufferPointer { next in
-        batchOf.withUnsafeBufferPointer { batchOf in
-          for n in order where batchOf[n] >= 0 {
-            let b = Int(batchOf[n])
-            nodes[Int(next[b])] = Int32(n)
-            next[b] += 1
+    candidate.offsets.withUnsafeMutableBufferPointer { offsets in
+      candidate.nodes.withUnsafeMutableBufferPointer { nodes in
+        next.withUnsafeMutableBufferPointer { next in
+          stride.withUnsafeBufferPointer { stride in
+            batchOf.withUnsafeBufferPointer { batchOf in
+              var end: Int64 = 0
+              for n in order {
+                offsets[n] = end
+                end += stride[n]
+                let b = Int(batchOf[n])
+                if b >= 0 {
+                  nodes[Int(next[b])] = Int32(n)
+                  next[b] += 1
+                }
+              }
+            }
           }
         }
       }
     }
   }
 
-  /// Makes the tree's free choices follow `rank`: P-node children by their lowest-ranked leaf,
-  /// Q-nodes turned so that their first child ranks lower than their last.
-  static func orient(_ tree: inout FlatPQTree, rank: [Int]) {
+  /// Makes the tree's free choices follow the ranks (its leaves): P-node children by their
+  /// lowest-ranked leaf, Q-nodes turned so that their first child ranks lower than their last.
+  /// Uses the alignments' buffers, which are then the right size.
+  static func orientByRank(_ tree: inout FlatPQTree, buffers: inout Aligner.Buffers) {
     guard let root = tree.root else { return }
-    var lowest = [Int](repeating: 0, count: tree.nodeCount)
-    var scratch = FlatPQTree.WalkScratch()
-    tree.orient(subtree: root, least: &lowest, keys: rank, scratch: &scratch)
+    if buffers.lowest.count < tree.nodeCount {
+      buffers.lowest = [Int](repeating: 0, count: tree.nodeCount)
+    }
+    tree.orientByLeaf(subtree: root, least: &buffers.lowest, scratch: &buffers.scratch)
   }
 }
