@@ -78,12 +78,9 @@ public struct BatchingRun {
               }
               if ready[t].isEmpty { insertReadyType(Int32(t)) }
               ready[t].append(n)
-              let row = Int(slotOfType[t]) * slotCount
-              let node = Int(n) * slotCount
-              // Branch-free, so the compiler vectorizes it.
-              for s in 0..<slotCount {
-                groupMax[row + s] = max(groupMax[row + s], pathCount[node + s])
-              }
+              BatchingGraph.maxInPlace(
+                groupMax.baseAddress! + Int(slotOfType[t]) * slotCount,
+                pathCount.baseAddress! + Int(n) * slotCount, count: slotCount)
             }
           }
         }
