@@ -39,6 +39,7 @@ public struct BatchBounds: Sendable {
     var bestInstances = 0
     if budget > 0 && graph.slotCount >= 2 {
       let pieces = BatchBounds.pieces(graph)
+      let chains = BatchBounds.longestChains(graph, pieces: pieces)
       // Pairs among the `maxTypes` types with the largest path bounds (ties: lower slot).
       let slots = (0..<graph.slotCount).sorted { (-typeBound[$0], $0) < (-typeBound[$1], $1) }
         .prefix(maxTypes)
@@ -47,13 +48,9 @@ public struct BatchBounds: Sendable {
           let types = [slotType[a], slotType[b]]
           let rest = pathBound - typeBound[a] - typeBound[b]
           // The pieces with the longest a- and b-chains first (ties: larger, then lower id).
-          let ordered = pieces.map { piece in
-            var (chainA, chainB): (Int32, Int32) = (0, 0)
-            for n in piece {
-              chainA = max(chainA, graph.pathCount[Int(n) * graph.slotCount + a])
-              chainB = max(chainB, graph.pathCount[Int(n) * graph.slotCount + b])
-            }
-            return (score: chainA + chainB, piece: piece)
+          let ordered = pieces.indices.map { p in
+            let row = p * graph.slotCount
+            return (score: chains[row + a] + chains[row + b], piece: pieces[p])
           }.sorted {
             ($0.score, $0.piece.count, -$0.piece[0]) > ($1.score, $1.piece.count, -$1.piece[0])
           }
@@ -106,6 +103,25 @@ public struct BatchBounds: Sendable {
     provenBound = best
     self.bestPair = bestPair
     self.bestInstances = bestInstances
+  }
+
+  /// `chains[p * slotCount + s]`: the most slot-s nodes on one path starting in piece p (the
+  /// maximum of `BatchingGraph.pathCount` over its nodes). One sweep for every pair of types.
+  static func longestChains(_ graph: BatchingGraph, pieces: [[Int32]]) -> [Int32] {
+    let slotCount = graph.slotCount
+    var chains = [Int32](repeating: 0, count: pieces.count * slotCount)
+    graph.pathCount.withUnsafeBufferPointer { pathCount in
+      chains.withUnsafeMutableBufferPointer { chains in
+        for (p, piece) in pieces.enumerated() {
+          let row = chains.baseAddress! + p * slotCount
+          for n in piece {
+            BatchingGraph.maxInPlace(
+              row, pathCount.baseAddress! + Int(n) * slotCount, count: slotCount)
+          }
+        }
+      }
+    }
+    return chains
   }
 
   /// A node with more node operands than this is a hub: the pieces are cut there.

@@ -73,17 +73,23 @@ struct SearchProblem {
     self.init(graph, keepTypes: types, nodes: nil)
   }
 
-  /// A relaxation: only `nodes` (all when nil) and the edges among them; nodes of `keepTypes`
-  /// keep their type, unbatched nodes stay unbatched, every other node is free. Local node i is
-  /// `nodes[i]`.
+  /// A relaxation: only `nodes` (all when nil; ascending) and the edges among them; nodes of
+  /// `keepTypes` keep their type, unbatched nodes stay unbatched, every other node is free.
+  /// Local node i is `nodes[i]`.
   init(_ graph: BatchingGraph, keepTypes: [Int], nodes: [Int32]?) {
     var slotOfType = [Int32](repeating: -1, count: graph.typeCount)
     for (s, t) in keepTypes.enumerated() { slotOfType[t] = Int32(s) }
     let global = nodes ?? (0..<Int32(graph.nodeCount)).map { $0 }
-    var local = [Int32]()
-    if nodes != nil {
-      local = Array(repeating: -1, count: graph.nodeCount)
-      for (i, n) in global.enumerated() { local[Int(n)] = Int32(i) }
+    /// The local id of global node n, or -1 when it is left out. A search of the ascending
+    /// `nodes`: a relaxation keeps a few thousand nodes of a graph that may have millions, so an
+    /// index over the whole graph would cost more than the relaxation.
+    func local(_ n: Int32) -> Int32 {
+      var (low, high) = (0, global.count)
+      while low < high {
+        let middle = (low + high) / 2
+        if global[middle] < n { low = middle + 1 } else { high = middle }
+      }
+      return low < global.count && global[low] == n ? Int32(low) : -1
     }
     nodeCount = global.count
     slotCount = keepTypes.count
@@ -109,9 +115,9 @@ struct SearchProblem {
       var users: [Int32] = []
       for i in 0..<nodeCount {
         let n = Int(global[i])
-        for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])]
-        where local[Int(u)] >= 0 {
-          users.append(local[Int(u)])
+        for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])] {
+          let l = local(u)
+          if l >= 0 { users.append(l) }
         }
         userStart[i + 1] = Int32(users.count)
       }
