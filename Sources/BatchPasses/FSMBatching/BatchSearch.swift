@@ -142,14 +142,19 @@ struct SearchProblem {
       users: users)
     let slots = slotCount
     var pathCount = [Int32](repeating: 0, count: nodeCount * slots)
-    for n in order.reversed() {
-      let ni = Int(n)
-      for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] {
-        for s in 0..<slots {
-          pathCount[ni * slots + s] = max(pathCount[ni * slots + s], pathCount[Int(u) * slots + s])
+    if slots > 0 {
+      // Locals: a closure may not capture `self` before every property is set.
+      let (userStart, users, kind) = (self.userStart, self.users, kind)
+      pathCount.withUnsafeMutableBufferPointer { count in
+        let base = count.baseAddress!
+        for n in order.reversed() {
+          let ni = Int(n)
+          for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] {
+            BatchingGraph.maxInPlace(base + ni * slots, base + Int(u) * slots, count: slots)
+          }
+          if kind[ni] >= 0 { base[ni * slots + Int(kind[ni])] += 1 }
         }
       }
-      if kind[ni] >= 0 { pathCount[ni * slots + Int(kind[ni])] += 1 }
     }
     self.pathCount = pathCount
     // Unbatched and free nodes run as soon as their operands have: the start state has run
@@ -506,12 +511,9 @@ struct SearchProblem {
     pathCount.withUnsafeBufferPointer { pathCount in
       for n in nodes {
         let ni = Int(n)
-        let g = Int(kind[ni])
-        let row = ni * slotCount
-        // Branch-free, so the compiler vectorizes it.
-        for s in 0..<slotCount {
-          groupMax[g * slotCount + s] = max(groupMax[g * slotCount + s], pathCount[row + s])
-        }
+        BatchingGraph.maxInPlace(
+          groupMax.baseAddress! + Int(kind[ni]) * slotCount,
+          pathCount.baseAddress! + ni * slotCount, count: slotCount)
       }
     }
     var total: Int32 = 0
