@@ -62,7 +62,9 @@ import Testing
     let module = randomModule(seed: UInt64(300 + seed), count: 70, types: 4, instances: 3)
     let graph = BatchingGraph(module)
     let order = (0..<Int32(module.nodeCount)).map { $0 }
-    let walkNodes = BatchingGraph.depthsAndWalkNodes(module, order: order).walkNodes
+    let walkNodes = BatchingGraph.depthsAndWalkNodes(
+      module, order: order, userStart: module.users().start
+    ).walkNodes
     let whole = BatchingGraph.merge(
       [
         BatchingGraph.sameTypeAncestry(

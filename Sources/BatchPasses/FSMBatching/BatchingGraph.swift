@@ -30,6 +30,13 @@ public struct BatchingGraph: Sendable {
   public let slotCount: Int
   /// `pathCount[n * slotCount + s]`: the most slot-s nodes on one path starting at node n.
   public let pathCount: [Int32]
+  /// Where every run starts (`BatchingRun.init`), counted once per graph rather than per run:
+  /// the nodes without node operands (ascending), and per type its nodes, the sum of their
+  /// depths, and those without same-type ancestors (the first frontier).
+  let sources: [Int32]
+  let typeNodeCount: [Int32]
+  let typeDepthSum: [Int64]
+  let typeFrontier: [Int32]
 
   /// `useBothCores`: whether a large graph's analyses may run on both cores (false when the
   /// graph is built beside other work, such as training, that keeps the other core busy).
@@ -51,7 +58,8 @@ public struct BatchingGraph: Sendable {
       : BatchingGraph.topologicalOrder(
         operandCount: operandCount, userStart: userStart, users: users)
 
-    let (depth, walkNodes) = BatchingGraph.depthsAndWalkNodes(module, order: order)
+    let (depth, walkNodes) = BatchingGraph.depthsAndWalkNodes(
+      module, order: order, userStart: userStart)
     self.depth = depth
     var depthSum = [Float](repeating: 0, count: typeCount)
     var typeSize = [Float](repeating: 0, count: typeCount)
@@ -102,6 +110,20 @@ public struct BatchingGraph: Sendable {
     self.pathCount = pathCount
     (sameTypeBlockers, sameTypeDependentStart, sameTypeDependents) = BatchingGraph.merge(
       walks, nodeCount: nodeCount)
+    var sources: [Int32] = []
+    var typeNodeCount = [Int32](repeating: 0, count: typeCount)
+    var typeDepthSum = [Int64](repeating: 0, count: typeCount)
+    var typeFrontier = [Int32](repeating: 0, count: typeCount)
+    for n in 0..<nodeCount {
+      let t = Int(nodeType[n])
+      typeNodeCount[t] += 1
+      typeDepthSum[t] += Int64(depth[n])
+      if sameTypeBlockers[n] == 0 { typeFrontier[t] += 1 }
+      if operandCount[n] == 0 { sources.append(Int32(n)) }
+    }
+    (self.sources, self.typeNodeCount, self.typeDepthSum, self.typeFrontier) = (
+      sources, typeNodeCount, typeDepthSum, typeFrontier
+    )
   }
 
   /// Operand occurrences from which `init` runs its analyses on both cores.
@@ -211,17 +233,19 @@ public struct BatchingGraph: Sendable {
 
   /// What the same-type walks read of a node, in one place (one cache line per node reached):
   /// the bitmask of the types strictly above it (bit t, t < 64, when a t-node is an ancestor;
-  /// bit 63 also standing for every type ≥ 63), its type, and where its operands start.
+  /// bit 63 also standing for every type ≥ 63), its type and whether it has more than one user,
+  /// and where its operands start.
   struct WalkNode {
     var above: UInt64
-    var type: Int32
+    /// `type << 1 | (more than one user ? 1 : 0)`.
+    var typeAndShared: Int32
     var operandStart: Int32
   }
 
   /// Depths (the longest path, in edges, from a node without node operands) and the nodes as the
   /// same-type walks read them (`WalkNode`, one more entry holding the operands' end). One sweep
   /// in topological order.
-  static func depthsAndWalkNodes(_ module: Module, order: [Int32]) -> (
+  static func depthsAndWalkNodes(_ module: Module, order: [Int32], userStart: [Int32]) -> (
     depth: [Int32], walkNodes: [WalkNode]
   ) {
     let nodeCount = module.nodeCount
@@ -241,12 +265,15 @@ public struct BatchingGraph: Sendable {
                 }
               }
               depth[Int(n)] = d
+              let shared: Int32 = userStart[Int(n) + 1] - userStart[Int(n)] > 1 ? 1 : 0
               walk[Int(n)] = WalkNode(
-                above: mask, type: nodeType[Int(n)], operandStart: operandStart[Int(n)])
+                above: mask, typeAndShared: nodeType[Int(n)] << 1 | shared,
+                operandStart: operandStart[Int(n)])
             }
           }
         }
-        walk[nodeCount] = WalkNode(above: 0, type: -1, operandStart: operandStart[nodeCount])
+        walk[nodeCount] = WalkNode(
+          above: 0, typeAndShared: -1, operandStart: operandStart[nodeCount])
       }
       initialized = nodeCount + 1
     }
@@ -259,9 +286,10 @@ public struct BatchingGraph: Sendable {
 
   /// For every batchable node n of type t in `nodes`, finds its nearest t-ancestors: walk up
   /// from n through nodes of other types and stop at t-nodes. The masks of the types above each
-  /// node (`WalkNode.above`) prune the walk wherever no t-node lies above. A node is marked when
-  /// first reached, so it is pushed at most once per walk; operands the walk neither stops at
-  /// nor enters are passed over without marking.
+  /// node (`WalkNode.above`) prune the walk wherever no t-node lies above. A node with several
+  /// users is marked when first reached, so it is pushed at most once per walk; a node with one
+  /// user is reached at most once anyway (its user is), and operands the walk neither stops at
+  /// nor enters are passed over, both without marking.
   static func sameTypeAncestry(
     _ module: Module, nodes: Range<Int>, walkNodes: [WalkNode], unbatched: [Bool]
   ) -> SameTypeWalk {
@@ -276,7 +304,7 @@ public struct BatchingGraph: Sendable {
         var stamp = [Int32](repeating: -1, count: module.nodeCount)
         stamp.withUnsafeMutableBufferPointer { stamp in
           for n in nodes {
-            let t = walk[n].type
+            let t = walk[n].typeAndShared >> 1
             let bit = typeBit(t)
             if unbatched[Int(t)] || walk[n].above & bit == 0 { continue }
             let mark = Int32(n)
@@ -288,14 +316,18 @@ public struct BatchingGraph: Sendable {
                 let o = operands[i]
                 if o == Module.external { continue }
                 let other = walk[Int(o)]
-                if other.type == t {
-                  if stamp[Int(o)] == mark { continue }
-                  stamp[Int(o)] = mark
+                if other.typeAndShared >> 1 == t {
+                  if other.typeAndShared & 1 != 0 {
+                    if stamp[Int(o)] == mark { continue }
+                    stamp[Int(o)] = mark
+                  }
                   found += 1
                   pairs.append(UInt64(UInt32(o)) << 32 | UInt64(UInt32(mark)))
                 } else if other.above & bit != 0 {
-                  if stamp[Int(o)] == mark { continue }
-                  stamp[Int(o)] = mark
+                  if other.typeAndShared & 1 != 0 {
+                    if stamp[Int(o)] == mark { continue }
+                    stamp[Int(o)] = mark
+                  }
                   stack[depth] = o
                   depth += 1
                 }

@@ -41,21 +41,13 @@ public struct BatchingRun {
     pending = graph.operandCount
     blockers = graph.sameTypeBlockers
     ready = Array(repeating: [], count: graph.typeCount)
-    frontierCount = Array(repeating: 0, count: graph.typeCount)
-    remaining = Array(repeating: 0, count: graph.typeCount)
-    remainingDepth = Array(repeating: 0, count: graph.typeCount)
+    frontierCount = graph.typeFrontier
+    remaining = graph.typeNodeCount
+    remainingDepth = graph.typeDepthSum
     schedule = recordSchedule ? Schedule(policy: policyName) : nil
     executedBits = Array(repeating: 0, count: (graph.nodeCount + 63) / 64)
     groupMax = Array(repeating: 0, count: graph.slotCount * graph.slotCount)
-    var sources: [Int32] = []
-    for n in 0..<graph.nodeCount {
-      let t = Int(graph.nodeType[n])
-      remaining[t] += 1
-      remainingDepth[t] += Int64(graph.depth[n])
-      if blockers[n] == 0 { frontierCount[t] += 1 }
-      if pending[n] == 0 { sources.append(Int32(n)) }
-    }
-    makeReady(sources)
+    makeReady(graph.sources)
   }
 
   public var isFinished: Bool { executed == graph.nodeCount }
