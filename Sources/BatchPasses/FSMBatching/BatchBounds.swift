@@ -130,29 +130,55 @@ public struct BatchBounds: Sendable {
   /// Weakly connected pieces of the graph once unbatched nodes and hubs are removed (a hub is a
   /// piece of its own), largest first (ties: the piece holding the lowest node id first).
   static func pieces(_ graph: BatchingGraph) -> [[Int32]] {
-    var parent = (0..<Int32(graph.nodeCount)).map { $0 }
-    func find(_ x: Int32) -> Int32 {
-      var x = x
-      while parent[Int(x)] != x {
-        parent[Int(x)] = parent[Int(parent[Int(x)])]
-        x = parent[Int(x)]
+    let nodeCount = graph.nodeCount
+    var parent = (0..<Int32(nodeCount)).map { $0 }
+    // Each node's piece root, for the batchable nodes (-1 for the others).
+    var root = [Int32](repeating: -1, count: nodeCount)
+    var size = [Int32](repeating: 0, count: nodeCount)
+    parent.withUnsafeMutableBufferPointer { parent in
+      func find(_ x: Int32) -> Int32 {
+        var x = x
+        while parent[Int(x)] != x {
+          parent[Int(x)] = parent[Int(parent[Int(x)])]
+          x = parent[Int(x)]
+        }
+        return x
       }
-      return x
-    }
-    func isLink(_ n: Int) -> Bool {
-      !graph.unbatched[Int(graph.nodeType[n])] && graph.operandCount[n] <= BatchBounds.hubOperands
-    }
-    for n in 0..<graph.nodeCount where isLink(n) {
-      for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])]
-      where isLink(Int(u)) {
-        let (x, y) = (find(Int32(n)), find(u))
-        if x != y { parent[Int(max(x, y))] = min(x, y) }
+      graph.nodeType.withUnsafeBufferPointer { nodeType in
+        graph.operandCount.withUnsafeBufferPointer { operandCount in
+          graph.userStart.withUnsafeBufferPointer { userStart in
+            graph.users.withUnsafeBufferPointer { users in
+              func isLink(_ n: Int) -> Bool {
+                !graph.unbatched[Int(nodeType[n])] && operandCount[n] <= BatchBounds.hubOperands
+              }
+              for n in 0..<nodeCount where isLink(n) {
+                for i in Int(userStart[n])..<Int(userStart[n + 1]) where isLink(Int(users[i])) {
+                  let (x, y) = (find(Int32(n)), find(users[i]))
+                  if x != y { parent[Int(max(x, y))] = min(x, y) }
+                }
+              }
+              for n in 0..<nodeCount where !graph.unbatched[Int(nodeType[n])] {
+                let r = find(Int32(n))
+                root[n] = r
+                size[Int(r)] += 1
+              }
+            }
+          }
+        }
       }
     }
-    var members: [Int32: [Int32]] = [:]
-    for n in 0..<graph.nodeCount where !graph.unbatched[Int(graph.nodeType[n])] {
-      members[find(Int32(n)), default: []].append(Int32(n))
+    // Every piece's members in ascending order, grouped by a counting sort on the roots.
+    var pieceOfRoot = [Int32](repeating: -1, count: nodeCount)
+    var pieces: [[Int32]] = []
+    for n in 0..<nodeCount where root[n] >= 0 {
+      let r = Int(root[n])
+      if pieceOfRoot[r] < 0 {
+        pieceOfRoot[r] = Int32(pieces.count)
+        pieces.append([])
+        pieces[pieces.count - 1].reserveCapacity(Int(size[r]))
+      }
+      pieces[Int(pieceOfRoot[r])].append(Int32(n))
     }
-    return members.values.sorted { ($0.count, -$0[0]) > ($1.count, -$1[0]) }
+    return pieces.sorted { ($0.count, -$0[0]) > ($1.count, -$1[0]) }
   }
 }
