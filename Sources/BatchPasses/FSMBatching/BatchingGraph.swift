@@ -47,13 +47,13 @@ public struct BatchingGraph: Sendable {
     unbatched = module.opTypes.map(\.unbatched)
     typeNames = module.opTypes.map(\.name)
     (userStart, users) = module.users()
-    let operandCount = BatchingGraph.nodeOperandCounts(module)
+    let (operandCount, operandsPrecedeUsers) = BatchingGraph.nodeOperandCounts(module)
     self.operandCount = operandCount
     // Parsers and generators define operands before their users: then the ids themselves are a
     // topological order, and every analysis here (maxima or unions over operands or users) gives
     // the same results with any topological order.
     let order =
-      module.operandsPrecedeUsers()
+      operandsPrecedeUsers
       ? Array(0..<Int32(nodeCount))
       : BatchingGraph.topologicalOrder(
         operandCount: operandCount, userStart: userStart, users: users)
@@ -162,22 +162,25 @@ public struct BatchingGraph: Sendable {
     }
   }
 
-  /// Number of node operands (not external) of each node.
-  static func nodeOperandCounts(_ module: Module) -> [Int32] {
+  /// Number of node operands (not external) of each node, and whether every operand is defined
+  /// before its user (`Module.operandsPrecedeUsers`), in one pass over the operands.
+  static func nodeOperandCounts(_ module: Module) -> (counts: [Int32], operandsPrecedeUsers: Bool) {
     var counts = [Int32](repeating: 0, count: module.nodeCount)
+    var precede = true
     withOperands(of: module) { operandStart, operands in
       counts.withUnsafeMutableBufferPointer { counts in
         for n in 0..<counts.count {
           var count: Int32 = 0
-          for i in Int(operandStart[n])..<Int(operandStart[n + 1])
-          where operands[i] != Module.external {
-            count += 1
+          for i in Int(operandStart[n])..<Int(operandStart[n + 1]) {
+            let o = operands[i]
+            if o >= Int32(n) { precede = false }
+            if o != Module.external { count += 1 }
           }
           counts[n] = count
         }
       }
     }
-    return counts
+    return (counts, precede)
   }
 
   /// The most nodes of each slot on one path starting at each node, by a reverse topological sweep.
