@@ -62,17 +62,19 @@ import Testing
     let module = randomModule(seed: UInt64(300 + seed), count: 70, types: 4, instances: 3)
     let graph = BatchingGraph(module)
     let order = (0..<Int32(module.nodeCount)).map { $0 }
-    let above = BatchingGraph.depthsAndTypesAbove(module, order: order).above
+    let walkNodes = BatchingGraph.depthsAndWalkNodes(
+      module, order: order, userStart: module.users().start
+    ).walkNodes
     let whole = BatchingGraph.merge(
       [
         BatchingGraph.sameTypeAncestry(
-          module, nodes: 0..<module.nodeCount, above: above, unbatched: graph.unbatched)
+          module, nodes: 0..<module.nodeCount, walkNodes: walkNodes, unbatched: graph.unbatched)
       ], nodeCount: module.nodeCount)
     for parts in 2...5 {
       let walks = (0..<parts).map { part in
         BatchingGraph.sameTypeAncestry(
           module, nodes: BatchingGraph.part(part, of: parts, count: module.nodeCount),
-          above: above, unbatched: graph.unbatched)
+          walkNodes: walkNodes, unbatched: graph.unbatched)
       }
       let merged = BatchingGraph.merge(walks, nodeCount: module.nodeCount)
       #expect(merged.blockers == whole.blockers)

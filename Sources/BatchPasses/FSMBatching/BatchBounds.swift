@@ -39,6 +39,7 @@ public struct BatchBounds: Sendable {
     var bestInstances = 0
     if budget > 0 && graph.slotCount >= 2 {
       let pieces = BatchBounds.pieces(graph)
+      let chains = BatchBounds.longestChains(graph, pieces: pieces)
       // Pairs among the `maxTypes` types with the largest path bounds (ties: lower slot).
       let slots = (0..<graph.slotCount).sorted { (-typeBound[$0], $0) < (-typeBound[$1], $1) }
         .prefix(maxTypes)
@@ -47,13 +48,9 @@ public struct BatchBounds: Sendable {
           let types = [slotType[a], slotType[b]]
           let rest = pathBound - typeBound[a] - typeBound[b]
           // The pieces with the longest a- and b-chains first (ties: larger, then lower id).
-          let ordered = pieces.map { piece in
-            var (chainA, chainB): (Int32, Int32) = (0, 0)
-            for n in piece {
-              chainA = max(chainA, graph.pathCount[Int(n) * graph.slotCount + a])
-              chainB = max(chainB, graph.pathCount[Int(n) * graph.slotCount + b])
-            }
-            return (score: chainA + chainB, piece: piece)
+          let ordered = pieces.indices.map { p in
+            let row = p * graph.slotCount
+            return (score: chains[row + a] + chains[row + b], piece: pieces[p])
           }.sorted {
             ($0.score, $0.piece.count, -$0.piece[0]) > ($1.score, $1.piece.count, -$1.piece[0])
           }
@@ -108,35 +105,80 @@ public struct BatchBounds: Sendable {
     self.bestInstances = bestInstances
   }
 
+  /// `chains[p * slotCount + s]`: the most slot-s nodes on one path starting in piece p (the
+  /// maximum of `BatchingGraph.pathCount` over its nodes). One sweep for every pair of types.
+  static func longestChains(_ graph: BatchingGraph, pieces: [[Int32]]) -> [Int32] {
+    let slotCount = graph.slotCount
+    var chains = [Int32](repeating: 0, count: pieces.count * slotCount)
+    graph.pathCount.withUnsafeBufferPointer { pathCount in
+      chains.withUnsafeMutableBufferPointer { chains in
+        for (p, piece) in pieces.enumerated() {
+          let row = chains.baseAddress! + p * slotCount
+          for n in piece {
+            BatchingGraph.maxInPlace(
+              row, pathCount.baseAddress! + Int(n) * slotCount, count: slotCount)
+          }
+        }
+      }
+    }
+    return chains
+  }
+
   /// A node with more node operands than this is a hub: the pieces are cut there.
   static let hubOperands: Int32 = 8
 
   /// Weakly connected pieces of the graph once unbatched nodes and hubs are removed (a hub is a
   /// piece of its own), largest first (ties: the piece holding the lowest node id first).
   static func pieces(_ graph: BatchingGraph) -> [[Int32]] {
-    var parent = (0..<Int32(graph.nodeCount)).map { $0 }
-    func find(_ x: Int32) -> Int32 {
-      var x = x
-      while parent[Int(x)] != x {
-        parent[Int(x)] = parent[Int(parent[Int(x)])]
-        x = parent[Int(x)]
+    let nodeCount = graph.nodeCount
+    var parent = (0..<Int32(nodeCount)).map { $0 }
+    // Each node's piece root, for the batchable nodes (-1 for the others).
+    var root = [Int32](repeating: -1, count: nodeCount)
+    var size = [Int32](repeating: 0, count: nodeCount)
+    parent.withUnsafeMutableBufferPointer { parent in
+      func find(_ x: Int32) -> Int32 {
+        var x = x
+        while parent[Int(x)] != x {
+          parent[Int(x)] = parent[Int(parent[Int(x)])]
+          x = parent[Int(x)]
+        }
+        return x
       }
-      return x
-    }
-    func isLink(_ n: Int) -> Bool {
-      !graph.unbatched[Int(graph.nodeType[n])] && graph.operandCount[n] <= BatchBounds.hubOperands
-    }
-    for n in 0..<graph.nodeCount where isLink(n) {
-      for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])]
-      where isLink(Int(u)) {
-        let (x, y) = (find(Int32(n)), find(u))
-        if x != y { parent[Int(max(x, y))] = min(x, y) }
+      graph.nodeType.withUnsafeBufferPointer { nodeType in
+        graph.operandCount.withUnsafeBufferPointer { operandCount in
+          graph.userStart.withUnsafeBufferPointer { userStart in
+            graph.users.withUnsafeBufferPointer { users in
+              func isLink(_ n: Int) -> Bool {
+                !graph.unbatched[Int(nodeType[n])] && operandCount[n] <= BatchBounds.hubOperands
+              }
+              for n in 0..<nodeCount where isLink(n) {
+                for i in Int(userStart[n])..<Int(userStart[n + 1]) where isLink(Int(users[i])) {
+                  let (x, y) = (find(Int32(n)), find(users[i]))
+                  if x != y { parent[Int(max(x, y))] = min(x, y) }
+                }
+              }
+              for n in 0..<nodeCount where !graph.unbatched[Int(nodeType[n])] {
+                let r = find(Int32(n))
+                root[n] = r
+                size[Int(r)] += 1
+              }
+            }
+          }
+        }
       }
     }
-    var members: [Int32: [Int32]] = [:]
-    for n in 0..<graph.nodeCount where !graph.unbatched[Int(graph.nodeType[n])] {
-      members[find(Int32(n)), default: []].append(Int32(n))
+    // Every piece's members in ascending order, grouped by a counting sort on the roots.
+    var pieceOfRoot = [Int32](repeating: -1, count: nodeCount)
+    var pieces: [[Int32]] = []
+    for n in 0..<nodeCount where root[n] >= 0 {
+      let r = Int(root[n])
+      if pieceOfRoot[r] < 0 {
+        pieceOfRoot[r] = Int32(pieces.count)
+        pieces.append([])
+        pieces[pieces.count - 1].reserveCapacity(Int(size[r]))
+      }
+      pieces[Int(pieceOfRoot[r])].append(Int32(n))
     }
-    return members.values.sorted { ($0.count, -$0[0]) > ($1.count, -$1[0]) }
+    return pieces.sorted { ($0.count, -$0[0]) > ($1.count, -$1[0]) }
   }
 }

@@ -73,17 +73,23 @@ struct SearchProblem {
     self.init(graph, keepTypes: types, nodes: nil)
   }
 
-  /// A relaxation: only `nodes` (all when nil) and the edges among them; nodes of `keepTypes`
-  /// keep their type, unbatched nodes stay unbatched, every other node is free. Local node i is
-  /// `nodes[i]`.
+  /// A relaxation: only `nodes` (all when nil; ascending) and the edges among them; nodes of
+  /// `keepTypes` keep their type, unbatched nodes stay unbatched, every other node is free.
+  /// Local node i is `nodes[i]`.
   init(_ graph: BatchingGraph, keepTypes: [Int], nodes: [Int32]?) {
     var slotOfType = [Int32](repeating: -1, count: graph.typeCount)
     for (s, t) in keepTypes.enumerated() { slotOfType[t] = Int32(s) }
     let global = nodes ?? (0..<Int32(graph.nodeCount)).map { $0 }
-    var local = [Int32]()
-    if nodes != nil {
-      local = Array(repeating: -1, count: graph.nodeCount)
-      for (i, n) in global.enumerated() { local[Int(n)] = Int32(i) }
+    /// The local id of global node n, or -1 when it is left out. A search of the ascending
+    /// `nodes`: a relaxation keeps a few thousand nodes of a graph that may have millions, so an
+    /// index over the whole graph would cost more than the relaxation.
+    func local(_ n: Int32) -> Int32 {
+      var (low, high) = (0, global.count)
+      while low < high {
+        let middle = (low + high) / 2
+        if global[middle] < n { low = middle + 1 } else { high = middle }
+      }
+      return low < global.count && global[low] == n ? Int32(low) : -1
     }
     nodeCount = global.count
     slotCount = keepTypes.count
@@ -109,9 +115,9 @@ struct SearchProblem {
       var users: [Int32] = []
       for i in 0..<nodeCount {
         let n = Int(global[i])
-        for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])]
-        where local[Int(u)] >= 0 {
-          users.append(local[Int(u)])
+        for u in graph.users[Int(graph.userStart[n])..<Int(graph.userStart[n + 1])] {
+          let l = local(u)
+          if l >= 0 { users.append(l) }
         }
         userStart[i + 1] = Int32(users.count)
       }
@@ -136,14 +142,19 @@ struct SearchProblem {
       users: users)
     let slots = slotCount
     var pathCount = [Int32](repeating: 0, count: nodeCount * slots)
-    for n in order.reversed() {
-      let ni = Int(n)
-      for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] {
-        for s in 0..<slots {
-          pathCount[ni * slots + s] = max(pathCount[ni * slots + s], pathCount[Int(u) * slots + s])
+    if slots > 0 {
+      // Locals: a closure may not capture `self` before every property is set.
+      let (userStart, users, kind) = (self.userStart, self.users, kind)
+      pathCount.withUnsafeMutableBufferPointer { count in
+        let base = count.baseAddress!
+        for n in order.reversed() {
+          let ni = Int(n)
+          for u in users[Int(userStart[ni])..<Int(userStart[ni + 1])] {
+            BatchingGraph.maxInPlace(base + ni * slots, base + Int(u) * slots, count: slots)
+          }
+          if kind[ni] >= 0 { base[ni * slots + Int(kind[ni])] += 1 }
         }
       }
-      if kind[ni] >= 0 { pathCount[ni * slots + Int(kind[ni])] += 1 }
     }
     self.pathCount = pathCount
     // Unbatched and free nodes run as soon as their operands have: the start state has run
@@ -546,12 +557,9 @@ struct SearchProblem {
     pathCount.withUnsafeBufferPointer { pathCount in
       for n in nodes {
         let ni = Int(n)
-        let g = Int(kind[ni])
-        let row = ni * slotCount
-        // Branch-free, so the compiler vectorizes it.
-        for s in 0..<slotCount {
-          groupMax[g * slotCount + s] = max(groupMax[g * slotCount + s], pathCount[row + s])
-        }
+        BatchingGraph.maxInPlace(
+          groupMax.baseAddress! + Int(kind[ni]) * slotCount,
+          pathCount.baseAddress! + ni * slotCount, count: slotCount)
       }
     }
     var total: Int32 = 0
@@ -737,82 +745,87 @@ public enum BeamBatching {
       candidates.removeAll(keepingCapacity: true)
       index.removeAll(keepingCapacity: true)
       pending.removeAll(keepingCapacity: true)
-      for (i, state) in beam.enumerated() {
-        problem.cheapEstimates(state, into: &cheap)
-        for slot in 0..<problem.slotCount where problem.groupSize(state, slot) > 0 {
-          pending.append(
-            Move(
-              cheap: cheap[slot], parent: Int32(i), slot: Int32(slot), order: Int32(pending.count),
-              mayFinish: problem.groupSize(state, slot) == state.readyCount))
+      // The states are read in place: an element read from the array is a copy, which retains
+      // and releases every buffer of the state.
+      beam.withUnsafeBufferPointer { beam in
+        for i in beam.indices {
+          problem.cheapEstimates(beam[i], into: &cheap)
+          for slot in 0..<problem.slotCount where problem.groupSize(beam[i], slot) > 0 {
+            pending.append(
+              Move(
+                cheap: cheap[slot], parent: Int32(i), slot: Int32(slot),
+                order: Int32(pending.count),
+                mayFinish: problem.groupSize(beam[i], slot) == beam[i].readyCount))
+          }
         }
+        pending.sort { ($0.cheap, $0.order) < ($1.cheap, $1.order) }
+        // Complete schedules of earlier levels prune this level; this level's best end is the
+        // fewest batches, then the first move in generation order.
+        let pruneAt = bestCount
+        var levelEnd: (batches: Int32, order: Int32)?
+        var threshold = Int32.max
+        var lowestEstimate = Int32.max
+        var loaded = -1
+        var isExpanded = [Bool](repeating: false, count: beam.count)
+        for (m, move) in pending.enumerated() {
+          if m > 0 && move.cheap > pending[m - 1].cheap && candidates.count >= width {
+            // The width-th smallest candidate estimate: nothing above it is kept.
+            var total = 0
+            threshold = lowestEstimate
+            while total + Int(estimateCount[Int(threshold)]) < width {
+              total += Int(estimateCount[Int(threshold)])
+              threshold += 1
+            }
+          }
+          if (move.cheap > threshold || move.cheap >= pruneAt) && !move.mayFinish { continue }
+          let i = Int(move.parent)
+          if loaded != i {
+            problem.load(beam[i], &scratch)
+            loaded = i
+            if !isExpanded[i] {
+              isExpanded[i] = true
+              expanded += 1
+            }
+          }
+          let next = problem.evaluate(beam[i], slot: Int(move.slot), &scratch)
+          if next.readyCount == 0 {
+            if next.batches < pruneAt,
+              levelEnd.map({ (next.batches, move.order) < $0 }) ?? true
+            {
+              levelEnd = (next.batches, move.order)
+              bestEnd = (parents.count, move.parent, move.slot)
+            }
+            continue
+          }
+          if next.estimate >= pruneAt { continue }
+          // States are identified by the hash of their executed set (64-bit Zobrist keys). A
+          // merged state takes the fewest batches (then the first move) and the first order.
+          if let j = index[next.hash] {
+            let old = candidates[j]
+            if (next.batches, move.order) < (old.summary.batches, old.source) {
+              estimateCount[Int(old.summary.estimate)] -= 1
+              estimateCount[Int(next.estimate)] += 1
+              lowestEstimate = min(lowestEstimate, next.estimate)
+              candidates[j] = Candidate(
+                summary: next, parent: move.parent, slot: move.slot,
+                order: min(old.order, move.order), source: move.order)
+            } else {
+              candidates[j].order = min(old.order, move.order)
+            }
+            continue
+          }
+          // A state kept at an earlier level with as few batches makes this one redundant.
+          if pruneRepeats, let known = seen[next.hash], known <= next.batches { continue }
+          index[next.hash] = candidates.count
+          estimateCount[Int(next.estimate)] += 1
+          lowestEstimate = min(lowestEstimate, next.estimate)
+          candidates.append(
+            Candidate(
+              summary: next, parent: move.parent, slot: move.slot, order: move.order,
+              source: move.order))
+        }
+        if let levelEnd { bestCount = levelEnd.batches }
       }
-      pending.sort { ($0.cheap, $0.order) < ($1.cheap, $1.order) }
-      // Complete schedules of earlier levels prune this level; this level's best end is the
-      // fewest batches, then the first move in generation order.
-      let pruneAt = bestCount
-      var levelEnd: (batches: Int32, order: Int32)?
-      var threshold = Int32.max
-      var lowestEstimate = Int32.max
-      var loaded = -1
-      var isExpanded = [Bool](repeating: false, count: beam.count)
-      for (m, move) in pending.enumerated() {
-        if m > 0 && move.cheap > pending[m - 1].cheap && candidates.count >= width {
-          // The width-th smallest candidate estimate: nothing above it is kept.
-          var total = 0
-          threshold = lowestEstimate
-          while total + Int(estimateCount[Int(threshold)]) < width {
-            total += Int(estimateCount[Int(threshold)])
-            threshold += 1
-          }
-        }
-        if (move.cheap > threshold || move.cheap >= pruneAt) && !move.mayFinish { continue }
-        let i = Int(move.parent)
-        if loaded != i {
-          problem.load(beam[i], &scratch)
-          loaded = i
-          if !isExpanded[i] {
-            isExpanded[i] = true
-            expanded += 1
-          }
-        }
-        let next = problem.evaluate(beam[i], slot: Int(move.slot), &scratch)
-        if next.readyCount == 0 {
-          if next.batches < pruneAt,
-            levelEnd.map({ (next.batches, move.order) < $0 }) ?? true
-          {
-            levelEnd = (next.batches, move.order)
-            bestEnd = (parents.count, move.parent, move.slot)
-          }
-          continue
-        }
-        if next.estimate >= pruneAt { continue }
-        // States are identified by the hash of their executed set (64-bit Zobrist keys). A
-        // merged state takes the fewest batches (then the first move) and the first order.
-        if let j = index[next.hash] {
-          let old = candidates[j]
-          if (next.batches, move.order) < (old.summary.batches, old.source) {
-            estimateCount[Int(old.summary.estimate)] -= 1
-            estimateCount[Int(next.estimate)] += 1
-            lowestEstimate = min(lowestEstimate, next.estimate)
-            candidates[j] = Candidate(
-              summary: next, parent: move.parent, slot: move.slot,
-              order: min(old.order, move.order), source: move.order)
-          } else {
-            candidates[j].order = min(old.order, move.order)
-          }
-          continue
-        }
-        // A state kept at an earlier level with as few batches makes this one redundant.
-        if pruneRepeats, let known = seen[next.hash], known <= next.batches { continue }
-        index[next.hash] = candidates.count
-        estimateCount[Int(next.estimate)] += 1
-        lowestEstimate = min(lowestEstimate, next.estimate)
-        candidates.append(
-          Candidate(
-            summary: next, parent: move.parent, slot: move.slot, order: move.order,
-            source: move.order))
-      }
-      if let levelEnd { bestCount = levelEnd.batches }
       for c in candidates { estimateCount[Int(c.summary.estimate)] = 0 }
       if candidates.count > width {
         if tieBreak == .mixed {

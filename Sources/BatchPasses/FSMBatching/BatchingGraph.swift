@@ -30,6 +30,13 @@ public struct BatchingGraph: Sendable {
   public let slotCount: Int
   /// `pathCount[n * slotCount + s]`: the most slot-s nodes on one path starting at node n.
   public let pathCount: [Int32]
+  /// Where every run starts (`BatchingRun.init`), counted once per graph rather than per run:
+  /// the nodes without node operands (ascending), and per type its nodes, the sum of their
+  /// depths, and those without same-type ancestors (the first frontier).
+  let sources: [Int32]
+  let typeNodeCount: [Int32]
+  let typeDepthSum: [Int64]
+  let typeFrontier: [Int32]
 
   /// `useBothCores`: whether a large graph's analyses may run on both cores (false when the
   /// graph is built beside other work, such as training, that keeps the other core busy).
@@ -40,18 +47,19 @@ public struct BatchingGraph: Sendable {
     unbatched = module.opTypes.map(\.unbatched)
     typeNames = module.opTypes.map(\.name)
     (userStart, users) = module.users()
-    let operandCount = BatchingGraph.nodeOperandCounts(module)
+    let (operandCount, operandsPrecedeUsers) = BatchingGraph.nodeOperandCounts(module)
     self.operandCount = operandCount
     // Parsers and generators define operands before their users: then the ids themselves are a
     // topological order, and every analysis here (maxima or unions over operands or users) gives
     // the same results with any topological order.
     let order =
-      module.operandsPrecedeUsers()
+      operandsPrecedeUsers
       ? Array(0..<Int32(nodeCount))
       : BatchingGraph.topologicalOrder(
         operandCount: operandCount, userStart: userStart, users: users)
 
-    let (depth, above) = BatchingGraph.depthsAndTypesAbove(module, order: order)
+    let (depth, walkNodes) = BatchingGraph.depthsAndWalkNodes(
+      module, order: order, userStart: userStart)
     self.depth = depth
     var depthSum = [Float](repeating: 0, count: typeCount)
     var typeSize = [Float](repeating: 0, count: typeCount)
@@ -85,7 +93,8 @@ public struct BatchingGraph: Sendable {
       }
       let range = BatchingGraph.part(part - 1, of: walkParts, count: module.nodeCount)
       return .ancestry(
-        BatchingGraph.sameTypeAncestry(module, nodes: range, above: above, unbatched: unbatched))
+        BatchingGraph.sameTypeAncestry(
+          module, nodes: range, walkNodes: walkNodes, unbatched: unbatched))
     }
     let parts =
       useBothCores
@@ -101,6 +110,20 @@ public struct BatchingGraph: Sendable {
     self.pathCount = pathCount
     (sameTypeBlockers, sameTypeDependentStart, sameTypeDependents) = BatchingGraph.merge(
       walks, nodeCount: nodeCount)
+    var sources: [Int32] = []
+    var typeNodeCount = [Int32](repeating: 0, count: typeCount)
+    var typeDepthSum = [Int64](repeating: 0, count: typeCount)
+    var typeFrontier = [Int32](repeating: 0, count: typeCount)
+    for n in 0..<nodeCount {
+      let t = Int(nodeType[n])
+      typeNodeCount[t] += 1
+      typeDepthSum[t] += Int64(depth[n])
+      if sameTypeBlockers[n] == 0 { typeFrontier[t] += 1 }
+      if operandCount[n] == 0 { sources.append(Int32(n)) }
+    }
+    (self.sources, self.typeNodeCount, self.typeDepthSum, self.typeFrontier) = (
+      sources, typeNodeCount, typeDepthSum, typeFrontier
+    )
   }
 
   /// Operand occurrences from which `init` runs its analyses on both cores.
@@ -113,12 +136,12 @@ public struct BatchingGraph: Sendable {
   }
 
   /// The nearest same-type ancestors found from one range of nodes: `blockers[i]` for node
-  /// `nodes.lowerBound + i`; pair k is (`ancestors[k]`, `dependents[k]`), by ascending dependent.
+  /// `nodes.lowerBound + i`; each pair is an ancestor (high 32 bits) and a dependent (low 32
+  /// bits), by ascending dependent.
   struct SameTypeWalk: Sendable {
     var nodes: Range<Int>
     var blockers: [Int32]
-    var ancestors: [Int32]
-    var dependents: [Int32]
+    var pairs: [UInt64]
   }
 
   /// The `index`-th of `parts` contiguous, nearly equal ranges of `0..<count`.
@@ -139,22 +162,25 @@ public struct BatchingGraph: Sendable {
     }
   }
 
-  /// Number of node operands (not external) of each node.
-  static func nodeOperandCounts(_ module: Module) -> [Int32] {
+  /// Number of node operands (not external) of each node, and whether every operand is defined
+  /// before its user (`Module.operandsPrecedeUsers`), in one pass over the operands.
+  static func nodeOperandCounts(_ module: Module) -> (counts: [Int32], operandsPrecedeUsers: Bool) {
     var counts = [Int32](repeating: 0, count: module.nodeCount)
+    var precede = true
     withOperands(of: module) { operandStart, operands in
       counts.withUnsafeMutableBufferPointer { counts in
         for n in 0..<counts.count {
           var count: Int32 = 0
-          for i in Int(operandStart[n])..<Int(operandStart[n + 1])
-          where operands[i] != Module.external {
-            count += 1
+          for i in Int(operandStart[n])..<Int(operandStart[n + 1]) {
+            let o = operands[i]
+            if o >= Int32(n) { precede = false }
+            if o != Module.external { count += 1 }
           }
           counts[n] = count
         }
       }
     }
-    return counts
+    return (counts, precede)
   }
 
   /// The most nodes of each slot on one path starting at each node, by a reverse topological sweep.
@@ -163,19 +189,30 @@ public struct BatchingGraph: Sendable {
     users: [Int32]
   ) -> [Int32] {
     var pathCount = [Int32](repeating: 0, count: nodeType.count * slotCount)
+    guard slotCount > 0 else { return pathCount }
     pathCount.withUnsafeMutableBufferPointer { count in
+      let base = count.baseAddress!
       for n in order.reversed() {
-        let row = Int(n) * slotCount
+        let row = base + Int(n) * slotCount
         for i in Int(userStart[Int(n)])..<Int(userStart[Int(n) + 1]) {
-          let other = Int(users[i]) * slotCount
-          // Branch-free, so the compiler vectorizes it.
-          for s in 0..<slotCount { count[row + s] = max(count[row + s], count[other + s]) }
+          let other = base + Int(users[i]) * slotCount
+          maxInPlace(row, other, count: slotCount)
         }
         let slot = slotOfType[Int(nodeType[Int(n)])]
-        if slot >= 0 { count[row + Int(slot)] += 1 }
+        if slot >= 0 { row[Int(slot)] += 1 }
       }
     }
     return pathCount
+  }
+
+  /// `row[s] = max(row[s], other[s])` for `s < count`. Pointer offsets and no checked
+  /// arithmetic, so the compiler vectorizes it (indexing a buffer by `row + s` adds an
+  /// overflow check per element, which kept the loop scalar).
+  @inline(__always)
+  static func maxInPlace(
+    _ row: UnsafeMutablePointer<Int32>, _ other: UnsafePointer<Int32>, count: Int
+  ) {
+    for s in 0..<count { row[s] = max(row[s], other[s]) }
   }
 
   /// Kahn's algorithm; the module is verified, so every node is reached.
@@ -197,19 +234,29 @@ public struct BatchingGraph: Sendable {
     return order
   }
 
-  /// Depths (the longest path, in edges, from a node without node operands) and, per node, a
-  /// bitmask of the types strictly above it: bit t (t < 64) when a t-node is an ancestor, bit 63
-  /// also standing for every type ≥ 63. One sweep in topological order.
-  static func depthsAndTypesAbove(_ module: Module, order: [Int32]) -> (
-    depth: [Int32], above: [UInt64]
+  /// What the same-type walks read of a node, in one place (one cache line per node reached):
+  /// the bitmask of the types strictly above it (bit t, t < 64, when a t-node is an ancestor;
+  /// bit 63 also standing for every type ≥ 63), its type and whether it has more than one user,
+  /// and where its operands start.
+  struct WalkNode {
+    var above: UInt64
+    /// `type << 1 | (more than one user ? 1 : 0)`.
+    var typeAndShared: Int32
+    var operandStart: Int32
+  }
+
+  /// Depths (the longest path, in edges, from a node without node operands) and the nodes as the
+  /// same-type walks read them (`WalkNode`, one more entry holding the operands' end). One sweep
+  /// in topological order.
+  static func depthsAndWalkNodes(_ module: Module, order: [Int32], userStart: [Int32]) -> (
+    depth: [Int32], walkNodes: [WalkNode]
   ) {
     let nodeCount = module.nodeCount
     var depth = [Int32](repeating: 0, count: nodeCount)
-    var above = [UInt64](repeating: 0, count: nodeCount)
-    withOperands(of: module) { operandStart, operands in
-      module.nodeType.withUnsafeBufferPointer { nodeType in
-        depth.withUnsafeMutableBufferPointer { depth in
-          above.withUnsafeMutableBufferPointer { above in
+    let walkNodes = [WalkNode](unsafeUninitializedCapacity: nodeCount + 1) { walk, initialized in
+      withOperands(of: module) { operandStart, operands in
+        module.nodeType.withUnsafeBufferPointer { nodeType in
+          depth.withUnsafeMutableBufferPointer { depth in
             for n in order {
               var d: Int32 = 0
               var mask: UInt64 = 0
@@ -217,75 +264,87 @@ public struct BatchingGraph: Sendable {
                 let o = operands[i]
                 if o != Module.external {
                   d = max(d, depth[Int(o)] + 1)
-                  mask |= above[Int(o)] | typeBit(nodeType[Int(o)])
+                  mask |= walk[Int(o)].above | typeBit(nodeType[Int(o)])
                 }
               }
               depth[Int(n)] = d
-              above[Int(n)] = mask
+              let shared: Int32 = userStart[Int(n) + 1] - userStart[Int(n)] > 1 ? 1 : 0
+              walk[Int(n)] = WalkNode(
+                above: mask, typeAndShared: nodeType[Int(n)] << 1 | shared,
+                operandStart: operandStart[Int(n)])
             }
           }
         }
+        walk[nodeCount] = WalkNode(
+          above: 0, typeAndShared: -1, operandStart: operandStart[nodeCount])
       }
+      initialized = nodeCount + 1
     }
-    return (depth, above)
+    return (depth, walkNodes)
   }
 
-  /// A type's bit in the masks of `depthsAndTypesAbove`.
+  /// A type's bit in the masks of `WalkNode.above`.
   @inline(__always)
   static func typeBit(_ type: Int32) -> UInt64 { 1 << UInt64(min(Int(type), 63)) }
 
   /// For every batchable node n of type t in `nodes`, finds its nearest t-ancestors: walk up
   /// from n through nodes of other types and stop at t-nodes. The masks of the types above each
-  /// node (`above`) prune the walk wherever no t-node lies above. A node is marked when first
-  /// reached, so it is pushed at most once per walk.
+  /// node (`WalkNode.above`) prune the walk wherever no t-node lies above. A node with several
+  /// users is marked when first reached, so it is pushed at most once per walk; a node with one
+  /// user is reached at most once anyway (its user is), and operands the walk neither stops at
+  /// nor enters are passed over, both without marking.
   static func sameTypeAncestry(
-    _ module: Module, nodes: Range<Int>, above: [UInt64], unbatched: [Bool]
+    _ module: Module, nodes: Range<Int>, walkNodes: [WalkNode], unbatched: [Bool]
   ) -> SameTypeWalk {
     var blockers = [Int32](repeating: 0, count: nodes.count)
-    var ancestors: [Int32] = []
-    var dependents: [Int32] = []
-    withOperands(of: module) { operandStart, operands in
-      module.nodeType.withUnsafeBufferPointer { nodeType in
-        above.withUnsafeBufferPointer { above in
-          // At most one entry per node reached (each is marked when pushed).
-          let stack = UnsafeMutablePointer<Int32>.allocate(capacity: max(module.nodeCount, 1))
-          defer { stack.deallocate() }
-          var stamp = [Int32](repeating: -1, count: module.nodeCount)
-          stamp.withUnsafeMutableBufferPointer { stamp in
-            for n in nodes {
-              let t = nodeType[n]
-              let bit = typeBit(t)
-              if unbatched[Int(t)] || above[n] & bit == 0 { continue }
-              let mark = Int32(n)
-              var found: Int32 = 0
-              var depth = 0
-              var node = n
-              while true {
-                for i in Int(operandStart[node])..<Int(operandStart[node + 1]) {
-                  let o = operands[i]
-                  if o == Module.external || stamp[Int(o)] == mark { continue }
-                  stamp[Int(o)] = mark
-                  if nodeType[Int(o)] == t {
-                    found += 1
-                    ancestors.append(o)
-                    dependents.append(mark)
-                  } else if above[Int(o)] & bit != 0 {
-                    stack[depth] = o
-                    depth += 1
+    // Pair k: ancestor in the high half, dependent in the low half (one append per pair).
+    var pairs: [UInt64] = []
+    module.operands.withUnsafeBufferPointer { operands in
+      walkNodes.withUnsafeBufferPointer { walk in
+        // At most one entry per node reached (each is marked when pushed).
+        let stack = UnsafeMutablePointer<Int32>.allocate(capacity: max(module.nodeCount, 1))
+        defer { stack.deallocate() }
+        var stamp = [Int32](repeating: -1, count: module.nodeCount)
+        stamp.withUnsafeMutableBufferPointer { stamp in
+          for n in nodes {
+            let t = walk[n].typeAndShared >> 1
+            let bit = typeBit(t)
+            if unbatched[Int(t)] || walk[n].above & bit == 0 { continue }
+            let mark = Int32(n)
+            var found: Int32 = 0
+            var depth = 0
+            var node = n
+            while true {
+              for i in Int(walk[node].operandStart)..<Int(walk[node + 1].operandStart) {
+                let o = operands[i]
+                if o == Module.external { continue }
+                let other = walk[Int(o)]
+                if other.typeAndShared >> 1 == t {
+                  if other.typeAndShared & 1 != 0 {
+                    if stamp[Int(o)] == mark { continue }
+                    stamp[Int(o)] = mark
                   }
+                  found += 1
+                  pairs.append(UInt64(UInt32(o)) << 32 | UInt64(UInt32(mark)))
+                } else if other.above & bit != 0 {
+                  if other.typeAndShared & 1 != 0 {
+                    if stamp[Int(o)] == mark { continue }
+                    stamp[Int(o)] = mark
+                  }
+                  stack[depth] = o
+                  depth += 1
                 }
-                if depth == 0 { break }
-                depth -= 1
-                node = Int(stack[depth])
               }
-              blockers[n - nodes.lowerBound] = found
+              if depth == 0 { break }
+              depth -= 1
+              node = Int(stack[depth])
             }
+            blockers[n - nodes.lowerBound] = found
           }
         }
       }
     }
-    return SameTypeWalk(
-      nodes: nodes, blockers: blockers, ancestors: ancestors, dependents: dependents)
+    return SameTypeWalk(nodes: nodes, blockers: blockers, pairs: pairs)
   }
 
   /// The walks of consecutive node ranges as blocker counts and, per ancestor, its dependents
@@ -299,21 +358,21 @@ public struct BatchingGraph: Sendable {
     var pairCount = 0
     for walk in walks {
       blockers.append(contentsOf: walk.blockers)
-      for a in walk.ancestors { start[Int(a) + 1] += 1 }
-      pairCount += walk.ancestors.count
+      start.withUnsafeMutableBufferPointer { start in
+        for pair in walk.pairs { start[Int(pair >> 32) + 1] += 1 }
+      }
+      pairCount += walk.pairs.count
     }
     for i in 0..<nodeCount { start[i + 1] += start[i] }
     var fill = start
     let dependents = [Int32](unsafeUninitializedCapacity: pairCount) { dependents, initialized in
       fill.withUnsafeMutableBufferPointer { fill in
         for walk in walks {
-          walk.ancestors.withUnsafeBufferPointer { ancestors in
-            walk.dependents.withUnsafeBufferPointer { nodes in
-              for k in 0..<ancestors.count {
-                let a = Int(ancestors[k])
-                dependents[Int(fill[a])] = nodes[k]
-                fill[a] += 1
-              }
+          walk.pairs.withUnsafeBufferPointer { pairs in
+            for pair in pairs {
+              let a = Int(pair >> 32)
+              dependents[Int(fill[a])] = Int32(truncatingIfNeeded: pair)
+              fill[a] += 1
             }
           }
         }

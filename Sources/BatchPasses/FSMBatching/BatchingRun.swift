@@ -41,21 +41,13 @@ public struct BatchingRun {
     pending = graph.operandCount
     blockers = graph.sameTypeBlockers
     ready = Array(repeating: [], count: graph.typeCount)
-    frontierCount = Array(repeating: 0, count: graph.typeCount)
-    remaining = Array(repeating: 0, count: graph.typeCount)
-    remainingDepth = Array(repeating: 0, count: graph.typeCount)
+    frontierCount = graph.typeFrontier
+    remaining = graph.typeNodeCount
+    remainingDepth = graph.typeDepthSum
     schedule = recordSchedule ? Schedule(policy: policyName) : nil
     executedBits = Array(repeating: 0, count: (graph.nodeCount + 63) / 64)
     groupMax = Array(repeating: 0, count: graph.slotCount * graph.slotCount)
-    var sources: [Int32] = []
-    for n in 0..<graph.nodeCount {
-      let t = Int(graph.nodeType[n])
-      remaining[t] += 1
-      remainingDepth[t] += Int64(graph.depth[n])
-      if blockers[n] == 0 { frontierCount[t] += 1 }
-      if pending[n] == 0 { sources.append(Int32(n)) }
-    }
-    makeReady(sources)
+    makeReady(graph.sources)
   }
 
   public var isFinished: Bool { executed == graph.nodeCount }
@@ -78,12 +70,9 @@ public struct BatchingRun {
               }
               if ready[t].isEmpty { insertReadyType(Int32(t)) }
               ready[t].append(n)
-              let row = Int(slotOfType[t]) * slotCount
-              let node = Int(n) * slotCount
-              // Branch-free, so the compiler vectorizes it.
-              for s in 0..<slotCount {
-                groupMax[row + s] = max(groupMax[row + s], pathCount[node + s])
-              }
+              BatchingGraph.maxInPlace(
+                groupMax.baseAddress! + Int(slotOfType[t]) * slotCount,
+                pathCount.baseAddress! + Int(n) * slotCount, count: slotCount)
             }
           }
         }

@@ -74,7 +74,12 @@ public struct FSMBatchingPass: Pass {
   public var tieBreak: BeamTieBreak
   /// For `policy=fsm`: a table given in process (trained once beforehand, `trainTable`), applied
   /// instead of loading one or training. Not a pipeline option.
-  public var table: FSMTable?
+  public var table: FSMTable? {
+    didSet { tableBackoff = table.map(FSMPolicy.backoffChoices) }
+  }
+  /// The back-off choices of `table` (`FSMPolicy.backoffChoices`), built once when it is set
+  /// rather than on every input it is applied to.
+  private var tableBackoff: [[Int32]: Int32]?
 
   public init() { self.init(policy: .fsm) }
 
@@ -139,7 +144,10 @@ public struct FSMBatchingPass: Pass {
       } else {
         table = trained ?? FSMTable(encoding: encoding)
       }
-      var p = FSMPolicy(table: table, graph: graph)
+      var p =
+        self.table != nil && tableBackoff != nil
+        ? FSMPolicy(table: table, graph: graph, backoff: tableBackoff!)
+        : FSMPolicy(table: table, graph: graph)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
       fsmStatistics.set("fallbacks", p.fallbacks)
       if table.encoding == .history || table.encoding.marksPaths {

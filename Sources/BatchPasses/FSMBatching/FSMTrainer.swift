@@ -106,6 +106,12 @@ public struct FSMPolicy: BatchingPolicy {
   public private(set) var backoffs = 0
 
   public init(table: FSMTable, graph: BatchingGraph) {
+    self.init(table: table, graph: graph, backoff: FSMPolicy.backoffChoices(table))
+  }
+
+  /// With `table`'s back-off choices given (`backoffChoices(_:)`, computed once for a table
+  /// applied to many graphs).
+  init(table: FSMTable, graph: BatchingGraph, backoff: [[Int32]: Int32]) {
     self.table = table
     let tableType = graph.typeNames.map { table.knownTypeIndex($0) ?? StateEncoder.unknownType }
     encoder = StateEncoder(encoding: table.encoding, tableType: tableType)
@@ -115,6 +121,12 @@ public struct FSMPolicy: BatchingPolicy {
       graphType[Int(t)] = Int32(g)
     }
     self.graphType = graphType
+    self.backoff = backoff
+  }
+
+  /// The choice of each coarser key of `table` (`FSMTable.backoffKeys`), by the votes (visits)
+  /// of the full states that share it; it depends on the table alone.
+  static func backoffChoices(_ table: FSMTable) -> [[Int32]: Int32] {
     var votes: [[Int32]: [Int32: Int]] = [:]
     // States without learned actions (added by refinement) do not vote.
     for s in 0..<table.stateCount where table.choices[s] >= 0 && !table.actions[s].isEmpty {
@@ -123,7 +135,7 @@ public struct FSMPolicy: BatchingPolicy {
         votes[coarse, default: [:]][table.choices[s], default: 0] += max(weight, 1)
       }
     }
-    backoff = votes.mapValues { counts in
+    return votes.mapValues { counts in
       counts.max { a, b in a.value < b.value || a.value == b.value && a.key > b.key }?.key ?? -1
     }
   }
