@@ -167,7 +167,7 @@ public struct BatchBounds: Sendable {
         }
       }
     }
-    // Every piece's members in ascending order, grouped by a counting sort on the roots.
+    // Every piece's members in ascending order: each node, in id order, joins its root's piece.
     var pieceOfRoot = [Int32](repeating: -1, count: nodeCount)
     var pieces: [[Int32]] = []
     for n in 0..<nodeCount where root[n] >= 0 {

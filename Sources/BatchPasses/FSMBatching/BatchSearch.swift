@@ -745,87 +745,83 @@ public enum BeamBatching {
       candidates.removeAll(keepingCapacity: true)
       index.removeAll(keepingCapacity: true)
       pending.removeAll(keepingCapacity: true)
-      // The states are read in place: an element read from the array is a copy, which retains
-      // and releases every buffer of the state.
-      beam.withUnsafeBufferPointer { beam in
-        for i in beam.indices {
-          problem.cheapEstimates(beam[i], into: &cheap)
-          for slot in 0..<problem.slotCount where problem.groupSize(beam[i], slot) > 0 {
-            pending.append(
-              Move(
-                cheap: cheap[slot], parent: Int32(i), slot: Int32(slot),
-                order: Int32(pending.count),
-                mayFinish: problem.groupSize(beam[i], slot) == beam[i].readyCount))
-          }
+      for i in beam.indices {
+        problem.cheapEstimates(beam[i], into: &cheap)
+        for slot in 0..<problem.slotCount where problem.groupSize(beam[i], slot) > 0 {
+          pending.append(
+            Move(
+              cheap: cheap[slot], parent: Int32(i), slot: Int32(slot),
+              order: Int32(pending.count),
+              mayFinish: problem.groupSize(beam[i], slot) == beam[i].readyCount))
         }
-        pending.sort { ($0.cheap, $0.order) < ($1.cheap, $1.order) }
-        // Complete schedules of earlier levels prune this level; this level's best end is the
-        // fewest batches, then the first move in generation order.
-        let pruneAt = bestCount
-        var levelEnd: (batches: Int32, order: Int32)?
-        var threshold = Int32.max
-        var lowestEstimate = Int32.max
-        var loaded = -1
-        var isExpanded = [Bool](repeating: false, count: beam.count)
-        for (m, move) in pending.enumerated() {
-          if m > 0 && move.cheap > pending[m - 1].cheap && candidates.count >= width {
-            // The width-th smallest candidate estimate: nothing above it is kept.
-            var total = 0
-            threshold = lowestEstimate
-            while total + Int(estimateCount[Int(threshold)]) < width {
-              total += Int(estimateCount[Int(threshold)])
-              threshold += 1
-            }
-          }
-          if (move.cheap > threshold || move.cheap >= pruneAt) && !move.mayFinish { continue }
-          let i = Int(move.parent)
-          if loaded != i {
-            problem.load(beam[i], &scratch)
-            loaded = i
-            if !isExpanded[i] {
-              isExpanded[i] = true
-              expanded += 1
-            }
-          }
-          let next = problem.evaluate(beam[i], slot: Int(move.slot), &scratch)
-          if next.readyCount == 0 {
-            if next.batches < pruneAt,
-              levelEnd.map({ (next.batches, move.order) < $0 }) ?? true
-            {
-              levelEnd = (next.batches, move.order)
-              bestEnd = (parents.count, move.parent, move.slot)
-            }
-            continue
-          }
-          if next.estimate >= pruneAt { continue }
-          // States are identified by the hash of their executed set (64-bit Zobrist keys). A
-          // merged state takes the fewest batches (then the first move) and the first order.
-          if let j = index[next.hash] {
-            let old = candidates[j]
-            if (next.batches, move.order) < (old.summary.batches, old.source) {
-              estimateCount[Int(old.summary.estimate)] -= 1
-              estimateCount[Int(next.estimate)] += 1
-              lowestEstimate = min(lowestEstimate, next.estimate)
-              candidates[j] = Candidate(
-                summary: next, parent: move.parent, slot: move.slot,
-                order: min(old.order, move.order), source: move.order)
-            } else {
-              candidates[j].order = min(old.order, move.order)
-            }
-            continue
-          }
-          // A state kept at an earlier level with as few batches makes this one redundant.
-          if pruneRepeats, let known = seen[next.hash], known <= next.batches { continue }
-          index[next.hash] = candidates.count
-          estimateCount[Int(next.estimate)] += 1
-          lowestEstimate = min(lowestEstimate, next.estimate)
-          candidates.append(
-            Candidate(
-              summary: next, parent: move.parent, slot: move.slot, order: move.order,
-              source: move.order))
-        }
-        if let levelEnd { bestCount = levelEnd.batches }
       }
+      pending.sort { ($0.cheap, $0.order) < ($1.cheap, $1.order) }
+      // Complete schedules of earlier levels prune this level; this level's best end is the
+      // fewest batches, then the first move in generation order.
+      let pruneAt = bestCount
+      var levelEnd: (batches: Int32, order: Int32)?
+      var threshold = Int32.max
+      var lowestEstimate = Int32.max
+      var loaded = -1
+      var isExpanded = [Bool](repeating: false, count: beam.count)
+      for (m, move) in pending.enumerated() {
+        if m > 0 && move.cheap > pending[m - 1].cheap && candidates.count >= width {
+          // The width-th smallest candidate estimate: nothing above it is kept.
+          var total = 0
+          threshold = lowestEstimate
+          while total + Int(estimateCount[Int(threshold)]) < width {
+            total += Int(estimateCount[Int(threshold)])
+            threshold += 1
+          }
+        }
+        if (move.cheap > threshold || move.cheap >= pruneAt) && !move.mayFinish { continue }
+        let i = Int(move.parent)
+        if loaded != i {
+          problem.load(beam[i], &scratch)
+          loaded = i
+          if !isExpanded[i] {
+            isExpanded[i] = true
+            expanded += 1
+          }
+        }
+        let next = problem.evaluate(beam[i], slot: Int(move.slot), &scratch)
+        if next.readyCount == 0 {
+          if next.batches < pruneAt,
+            levelEnd.map({ (next.batches, move.order) < $0 }) ?? true
+          {
+            levelEnd = (next.batches, move.order)
+            bestEnd = (parents.count, move.parent, move.slot)
+          }
+          continue
+        }
+        if next.estimate >= pruneAt { continue }
+        // States are identified by the hash of their executed set (64-bit Zobrist keys). A
+        // merged state takes the fewest batches (then the first move) and the first order.
+        if let j = index[next.hash] {
+          let old = candidates[j]
+          if (next.batches, move.order) < (old.summary.batches, old.source) {
+            estimateCount[Int(old.summary.estimate)] -= 1
+            estimateCount[Int(next.estimate)] += 1
+            lowestEstimate = min(lowestEstimate, next.estimate)
+            candidates[j] = Candidate(
+              summary: next, parent: move.parent, slot: move.slot,
+              order: min(old.order, move.order), source: move.order)
+          } else {
+            candidates[j].order = min(old.order, move.order)
+          }
+          continue
+        }
+        // A state kept at an earlier level with as few batches makes this one redundant.
+        if pruneRepeats, let known = seen[next.hash], known <= next.batches { continue }
+        index[next.hash] = candidates.count
+        estimateCount[Int(next.estimate)] += 1
+        lowestEstimate = min(lowestEstimate, next.estimate)
+        candidates.append(
+          Candidate(
+            summary: next, parent: move.parent, slot: move.slot, order: move.order,
+            source: move.order))
+      }
+      if let levelEnd { bestCount = levelEnd.batches }
       for c in candidates { estimateCount[Int(c.summary.estimate)] = 0 }
       if candidates.count > width {
         if tieBreak == .mixed {
@@ -842,17 +838,15 @@ public enum BeamBatching {
         seen[c.summary.hash] = min(seen[c.summary.hash] ?? .max, c.summary.batches)
       }
       parents.append(candidates.map { ($0.parent, $0.slot) })
-      // The new level's states reuse the buffers of the level before this one.
+      // The new level's states reuse the buffers of the level before the beam (`spare`).
       var next: [SearchProblem.State] = []
       next.reserveCapacity(candidates.count)
-      beam.withUnsafeBufferPointer { states in
-        for c in candidates {
-          if var state = spare.popLast() {
-            problem.successor(of: states[Int(c.parent)], slot: Int(c.slot), into: &state, &scratch)
-            next.append(state)
-          } else {
-            next.append(problem.successor(of: states[Int(c.parent)], slot: Int(c.slot), &scratch))
-          }
+      for c in candidates {
+        if var state = spare.popLast() {
+          problem.successor(of: beam[Int(c.parent)], slot: Int(c.slot), into: &state, &scratch)
+          next.append(state)
+        } else {
+          next.append(problem.successor(of: beam[Int(c.parent)], slot: Int(c.slot), &scratch))
         }
       }
       swap(&beam, &next)

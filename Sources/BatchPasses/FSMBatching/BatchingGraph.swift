@@ -319,18 +319,17 @@ public struct BatchingGraph: Sendable {
                 let o = operands[i]
                 if o == Module.external { continue }
                 let other = walk[Int(o)]
-                if other.typeAndShared >> 1 == t {
-                  if other.typeAndShared & 1 != 0 {
-                    if stamp[Int(o)] == mark { continue }
-                    stamp[Int(o)] = mark
-                  }
+                let isAncestor = other.typeAndShared >> 1 == t
+                // Neither stopped at nor entered: passed over, unmarked.
+                guard isAncestor || other.above & bit != 0 else { continue }
+                if other.typeAndShared & 1 != 0 {
+                  if stamp[Int(o)] == mark { continue }
+                  stamp[Int(o)] = mark
+                }
+                if isAncestor {
                   found += 1
                   pairs.append(UInt64(UInt32(o)) << 32 | UInt64(UInt32(mark)))
-                } else if other.above & bit != 0 {
-                  if other.typeAndShared & 1 != 0 {
-                    if stamp[Int(o)] == mark { continue }
-                    stamp[Int(o)] = mark
-                  }
+                } else {
                   stack[depth] = o
                   depth += 1
                 }
