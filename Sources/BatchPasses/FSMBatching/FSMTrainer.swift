@@ -96,22 +96,30 @@ public struct FSMPolicy: BatchingPolicy {
   /// Table type index → graph type index (-1 when the graph lacks it).
   let graphType: [Int32]
   /// For encodings with coarser back-off keys (`FSMTable.backoffKeys`): the choice of each
-  /// coarser key, by the votes (visits) of the full states that share it.
-  let backoff: [[Int32]: Int32]
+  /// coarser key, by the votes (visits) of the full states that share it. Built on the first
+  /// lookup that misses the table (nil until then): a run that never misses never needs it.
+  private(set) var backoff: [[Int32]: Int32]?
   /// The table's learned fallback rule for this graph, if it has one.
   let rule: RankedRule?
+  /// Back-off choices that replace `backoff`'s for a few coarser keys (nil: the key has none).
+  let backoffPatch: [(key: [Int32], choice: Int32?)]
   /// Decisions made by the fallback rule.
   public private(set) var fallbacks = 0
   /// Decisions made by the back-off table (an unseen state whose coarser key was seen).
   public private(set) var backoffs = 0
 
   public init(table: FSMTable, graph: BatchingGraph) {
-    self.init(table: table, graph: graph, backoff: FSMPolicy.backoffChoices(table))
+    self.init(table: table, graph: graph, backoff: nil)
   }
 
   /// With `table`'s back-off choices given (`backoffChoices(_:)`, computed once for a table
-  /// applied to many graphs).
-  init(table: FSMTable, graph: BatchingGraph, backoff: [[Int32]: Int32]) {
+  /// applied to many graphs), or nil to build them when first needed; `backoffPatch` changes
+  /// some of them (the choices of a table that differs from the one they were built for).
+  init(
+    table: FSMTable, graph: BatchingGraph, backoff: [[Int32]: Int32]?,
+    backoffPatch: [(key: [Int32], choice: Int32?)] = []
+  ) {
+    self.backoffPatch = backoffPatch
     self.table = table
     let tableType = graph.typeNames.map { table.knownTypeIndex($0) ?? StateEncoder.unknownType }
     encoder = StateEncoder(encoding: table.encoding, tableType: tableType)
@@ -127,29 +135,56 @@ public struct FSMPolicy: BatchingPolicy {
   /// The choice of each coarser key of `table` (`FSMTable.backoffKeys`), by the votes (visits)
   /// of the full states that share it; it depends on the table alone.
   static func backoffChoices(_ table: FSMTable) -> [[Int32]: Int32] {
-    var votes: [[Int32]: [Int32: Int]] = [:]
-    // States without learned actions (added by refinement) do not vote.
-    for s in 0..<table.stateCount where table.choices[s] >= 0 && !table.actions[s].isEmpty {
-      let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
-      for coarse in FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding) {
-        votes[coarse, default: [:]][table.choices[s], default: 0] += max(weight, 1)
-      }
-    }
-    return votes.mapValues { counts in
-      counts.max { a, b in a.value < b.value || a.value == b.value && a.key > b.key }?.key ?? -1
-    }
+    backoffVotes(table).mapValues { backoffWinner($0) ?? -1 }
   }
 
-  public mutating func choose(_ run: BatchingRun) -> Int {
-    let key = encoder.key(run)
-    if let s = table.state(key) {
-      let choice = table.choices[s]
-      if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
-        return Int(graphType[Int(choice)])
+  /// The votes behind `backoffChoices(_:)`: per coarser key, the votes of each type.
+  static func backoffVotes(_ table: FSMTable) -> [[Int32]: [Int32: Int]] {
+    var votes: [[Int32]: [Int32: Int]] = [:]
+    for s in 0..<table.stateCount {
+      guard let vote = backoffVote(table, state: s) else { continue }
+      for coarse in FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding) {
+        votes[coarse, default: [:]][vote.type, default: 0] += vote.weight
       }
-    } else if !backoff.isEmpty {
+    }
+    return votes
+  }
+
+  /// State s's vote for its coarser keys: its choice, weighted by the visits of that action;
+  /// nil for a state without a choice or without learned actions (added by refinement).
+  static func backoffVote(_ table: FSMTable, state s: Int) -> (type: Int32, weight: Int)? {
+    guard table.choices[s] >= 0 && !table.actions[s].isEmpty else { return nil }
+    let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
+    return (table.choices[s], max(weight, 1))
+  }
+
+  /// The most-voted type (ties: the lower type index); nil without votes.
+  static func backoffWinner(_ counts: [Int32: Int]) -> Int32? {
+    counts.max { a, b in a.value < b.value || a.value == b.value && a.key > b.key }?.key
+  }
+
+  public mutating func choose(_ run: BatchingRun) -> Int { decide(run).choice }
+
+  /// The choice, and the table state it looked up (-1 when the table lacks the run's state).
+  mutating func decide(_ run: BatchingRun) -> (choice: Int, state: Int) {
+    let key = encoder.key(run)
+    guard let s = table.state(key) else { return (chooseUnseen(run, key: key), -1) }
+    let choice = table.choices[s]
+    if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
+      return (Int(graphType[Int(choice)]), s)
+    }
+    fallbacks += 1
+    return (table.fallbackChoice(run, rule: rule), s)
+  }
+
+  /// The choice in a state the table lacks: the back-off table's, else the fallback rule's.
+  private mutating func chooseUnseen(_ run: BatchingRun, key: [Int32]) -> Int {
+    if backoff == nil { backoff = FSMPolicy.backoffChoices(table) }
+    if let backoff, !backoff.isEmpty || !backoffPatch.isEmpty {
       for coarse in FSMTable.backoffKeys(key, encoding: table.encoding) {
-        if let choice = backoff[coarse], choice >= 0, graphType[Int(choice)] >= 0,
+        let patched = backoffPatch.first { $0.key == coarse }
+        if let choice = patched == nil ? backoff[coarse] : patched!.choice, choice >= 0,
+          graphType[Int(choice)] >= 0,
           !run.ready[Int(graphType[Int(choice)])].isEmpty
         {
           backoffs += 1
@@ -169,6 +204,9 @@ public struct FSMTrainer: Sendable {
   public let graphs: [BatchingGraph]
   public let encoding: StateEncoding
   public let options: QLearningOptions
+  /// Whether refinement runs a trial only from where its run can first depart from the current
+  /// table's (`RecordedRun`) rather than whole; the results are the same either way.
+  var resumesTrials = true
 
   public struct Result {
     public var table: FSMTable
@@ -388,6 +426,10 @@ public struct FSMTrainer: Sendable {
       var evaluations = 0
       refinement: while evaluations < budget {
         addVisitedStates(&best)
+        // The current table's runs, recorded at its first trial (the table just changed).
+        var recorded: [RecordedRun] = []
+        // The current table's back-off votes and choices, once built.
+        var backoff: BackoffVotes?
         var improved = false
         for s in 0..<best.stateCount {
           for candidate in best.readyTypes(ofState: s) where candidate != best.choices[s] {
@@ -398,12 +440,45 @@ public struct FSMTrainer: Sendable {
             }
             var trial = best
             trial.choices[s] = candidate
-            let batches = count(trial)
             evaluations += 1
+            guard resumesTrials else {
+              let batches = count(trial)
+              if batches < bestBatches {
+                best = trial
+                bestBatches = batches
+                improved = true
+              }
+              continue
+            }
+            if recorded.isEmpty {
+              recorded = graphs.map { RecordedRun(graph: $0, table: best) }
+            }
+            // Where each graph's run under the trial can first differ from the recorded one: at
+            // state s choosing otherwise, or at a miss when s votes for a back-off choice.
+            let votes = !best.actions[s].isEmpty
+            let departures = recorded.map { run in
+              run.departure(state: s, type: run.graphType(candidate), atMisses: votes)
+            }
+            // The trial's back-off choices are the current table's but for the coarser keys of s
+            // when s votes.
+            var patch: [(key: [Int32], choice: Int32?)] = []
+            if zip(recorded, departures).contains(where: { $1 < $0.decisionCount }) {
+              if backoff == nil { backoff = BackoffVotes(best) }
+              if votes { patch = backoff!.patch(trial, changing: s, of: best) }
+            }
+            var batches = 0
+            for (run, departure) in zip(recorded, departures) {
+              batches += run.batches(
+                trial, departingAt: departure, backoff: backoff?.choices, patch: patch)
+            }
             if batches < bestBatches {
               best = trial
               bestBatches = batches
               improved = true
+              if votes { backoff = nil }
+              for g in recorded.indices where departures[g] < recorded[g].decisionCount {
+                recorded[g].record(best, from: departures[g])
+              }
             }
           }
         }
@@ -438,6 +513,143 @@ public struct FSMTrainer: Sendable {
     return Result(
       table: best, episodes: episodesRun, bestBatches: bestBatches, lowerBound: lowerBound,
       batchesBeforeRefinement: beforeRefinement, refineEvaluations: evaluations)
+  }
+}
+
+/// A table's back-off votes and choices (`FSMPolicy.backoffVotes`), from which those of the
+/// table with one state's choice changed follow.
+struct BackoffVotes {
+  let votes: [[Int32]: [Int32: Int]]
+  let choices: [[Int32]: Int32]
+
+  init(_ table: FSMTable) {
+    votes = FSMPolicy.backoffVotes(table)
+    choices = votes.mapValues { FSMPolicy.backoffWinner($0) ?? -1 }
+  }
+
+  /// The choices of `changed`, which differs from `table` (these votes') only in state s's
+  /// choice, where they differ from `choices`: at s's coarser keys.
+  func patch(_ changed: FSMTable, changing s: Int, of table: FSMTable) -> [(
+    key: [Int32], choice: Int32?
+  )] {
+    let (old, new) = (FSMPolicy.backoffVote(table, state: s), FSMPolicy.backoffVote(changed, state: s))
+    return FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding).map { coarse in
+      var counts = votes[coarse] ?? [:]
+      if let old {
+        counts[old.type]! -= old.weight
+        if counts[old.type] == 0 { counts[old.type] = nil }
+      }
+      if let new { counts[new.type, default: 0] += new.weight }
+      return (coarse, FSMPolicy.backoffWinner(counts))
+    }
+  }
+}
+
+/// A table's run on one graph, recorded for refinement's trials: a trial changes one state's
+/// choice, so until its run first looks that state up (or, when the state votes for back-off
+/// choices, first misses the table) it makes the recorded decisions and reaches the recorded
+/// run states. It then runs from the last checkpoint before that decision, replaying the
+/// recorded choices up to it.
+struct RecordedRun {
+  let graph: BatchingGraph
+  /// Per decision: the table state looked up (-1 for a miss) and the graph type chosen.
+  private var states: [Int32] = []
+  private var choices: [Int32] = []
+  /// The run before decision `i * stride` (its unbatched nodes run), for each i.
+  private var checkpoints: [BatchingRun] = []
+  private var stride = 1
+  /// The recorded run's batch count.
+  private(set) var batchCount = 0
+  /// Most checkpoints kept: when more are taken, every other goes and the stride doubles.
+  private let maxCheckpoints: Int
+  /// Table type index → graph type index (-1 when the graph lacks it), as `FSMPolicy` maps them.
+  private let graphTypes: [Int32]
+
+  init(graph: BatchingGraph, table: FSMTable) {
+    self.graph = graph
+    // Each checkpoint holds a few words per node; keep them within about 64 MB (an even count).
+    maxCheckpoints = min(64, max(4, (64 << 20) / (16 * max(graph.nodeCount, 1)))) & ~1
+    var graphTypes = [Int32](repeating: -1, count: table.typeNames.count)
+    for (g, name) in graph.typeNames.enumerated() {
+      if let t = table.knownTypeIndex(name) { graphTypes[Int(t)] = Int32(g) }
+    }
+    self.graphTypes = graphTypes
+    record(table, from: 0)
+  }
+
+  var decisionCount: Int { states.count }
+
+  /// The graph type of table type `t` (-1 when the graph lacks it).
+  func graphType(_ t: Int32) -> Int32 { graphTypes[Int(t)] }
+
+  /// The first decision where a trial whose state `s` chooses graph type `type` can depart from
+  /// the recorded run: one at state s that chose otherwise, or (`atMisses`) any miss.
+  /// `decisionCount` when there is none.
+  func departure(state s: Int, type: Int32, atMisses: Bool) -> Int {
+    let s = Int32(s)
+    for i in states.indices {
+      if states[i] == s ? choices[i] != type : atMisses && states[i] < 0 { return i }
+    }
+    return states.count
+  }
+
+  /// Records `table`'s run from decision `start` on, which must agree with the recorded run
+  /// before it.
+  mutating func record(_ table: FSMTable, from start: Int) {
+    var run: BatchingRun
+    let first = start / stride
+    if checkpoints.isEmpty {
+      run = BatchingRun(graph: graph, recordSchedule: false)
+      run.runUnbatched()
+    } else {
+      run = checkpoints[first]
+      checkpoints.removeSubrange((first + 1)...)
+      replay(&run, from: first * stride, to: start)
+    }
+    states.removeSubrange(start...)
+    choices.removeSubrange(start...)
+    var policy = FSMPolicy(table: table, graph: graph)
+    while !run.isFinished {
+      if states.count % stride == 0 && states.count / stride == checkpoints.count {
+        if checkpoints.count == maxCheckpoints {
+          checkpoints = checkpoints.indices.filter { $0 % 2 == 0 }.map { checkpoints[$0] }
+          stride *= 2
+        }
+        if states.count % stride == 0 { checkpoints.append(run) }
+      }
+      let (choice, state) = policy.decide(run)
+      states.append(Int32(state))
+      choices.append(Int32(choice))
+      run.runBatch(type: choice)
+      run.runUnbatched()
+    }
+    batchCount = run.batchCount
+  }
+
+  /// Runs the recorded decisions `from..<to` on `run`, which stands before decision `from`.
+  private func replay(_ run: inout BatchingRun, from: Int, to: Int) {
+    for i in from..<to {
+      run.runBatch(type: Int(choices[i]))
+      run.runUnbatched()
+    }
+  }
+
+  /// The batch count of `table`'s run, whose decisions before `departure` are the recorded ones.
+  /// `backoff` and `patch`: its back-off choices when known (`FSMPolicy.init`).
+  func batches(
+    _ table: FSMTable, departingAt departure: Int, backoff: [[Int32]: Int32]?,
+    patch: [(key: [Int32], choice: Int32?)]
+  ) -> Int {
+    guard departure < states.count else { return batchCount }
+    let c = departure / stride
+    var run = checkpoints[c]
+    replay(&run, from: c * stride, to: departure)
+    var policy = FSMPolicy(table: table, graph: graph, backoff: backoff, backoffPatch: patch)
+    while !run.isFinished {
+      run.runBatch(type: policy.choose(run))
+      run.runUnbatched()
+    }
+    return run.batchCount
   }
 }
 
