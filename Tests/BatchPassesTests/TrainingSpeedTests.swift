@@ -82,7 +82,10 @@ import Workloads
     let full = BatchingRun.countBatches(graph, policy: &policy)
     #expect(recorded.batchCount == full)
     for d in 0...recorded.decisionCount {
-      #expect(recorded.batches(table, departingAt: d, backoff: nil, patch: []) == full)
+      // The same table: the count is the same whatever the departure.
+      let change = recorded.change(state: -2, type: 0, backoffKeys: [])
+      #expect(
+        recorded.batches(table, change: change, departingAt: d, backoff: nil, patch: []) == full)
     }
   }
 }

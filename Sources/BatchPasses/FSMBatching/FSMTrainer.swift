@@ -165,16 +165,17 @@ public struct FSMPolicy: BatchingPolicy {
 
   public mutating func choose(_ run: BatchingRun) -> Int { decide(run).choice }
 
-  /// The choice, and the table state it looked up (-1 when the table lacks the run's state).
-  mutating func decide(_ run: BatchingRun) -> (choice: Int, state: Int) {
+  /// The choice, the table state it looked up (-1 when the table lacks the run's state) and
+  /// the run's state key.
+  mutating func decide(_ run: BatchingRun) -> (choice: Int, state: Int, key: [Int32]) {
     let key = encoder.key(run)
-    guard let s = table.state(key) else { return (chooseUnseen(run, key: key), -1) }
+    guard let s = table.state(key) else { return (chooseUnseen(run, key: key), -1, key) }
     let choice = table.choices[s]
     if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
-      return (Int(graphType[Int(choice)]), s)
+      return (Int(graphType[Int(choice)]), s, key)
     }
     fallbacks += 1
-    return (table.fallbackChoice(run, rule: rule), s)
+    return (table.fallbackChoice(run, rule: rule), s, key)
   }
 
   /// The choice in a state the table lacks: the back-off table's, else the fallback rule's.
@@ -453,23 +454,29 @@ public struct FSMTrainer: Sendable {
             if recorded.isEmpty {
               recorded = graphs.map { RecordedRun(graph: $0, table: best) }
             }
-            // Where each graph's run under the trial can first differ from the recorded one: at
-            // state s choosing otherwise, or at a miss when s votes for a back-off choice.
+            // The trial's back-off choices are the current table's but where s's vote changes
+            // the choice of one of its coarser keys.
             let votes = !best.actions[s].isEmpty
-            let departures = recorded.map { run in
-              run.departure(state: s, type: run.graphType(candidate), atMisses: votes)
-            }
-            // The trial's back-off choices are the current table's but for the coarser keys of s
-            // when s votes.
             var patch: [(key: [Int32], choice: Int32?)] = []
-            if zip(recorded, departures).contains(where: { $1 < $0.decisionCount }) {
+            if votes {
               if backoff == nil { backoff = BackoffVotes(best) }
-              if votes { patch = backoff!.patch(trial, changing: s, of: best) }
+              patch = backoff!.patch(trial, changing: s, of: best)
+            }
+            // Where each graph's run under the trial can first differ from the recorded one: at
+            // state s choosing otherwise, or at a miss that backs off to a patched key.
+            let changes = recorded.map {
+              $0.change(state: s, type: candidate, backoffKeys: patch.map(\.key))
+            }
+            let departures = zip(recorded, changes).map { $0.departure($1) }
+            if backoff == nil && zip(recorded, departures).contains(where: { $1 < $0.decisionCount })
+            {
+              backoff = BackoffVotes(best)
             }
             var batches = 0
-            for (run, departure) in zip(recorded, departures) {
-              batches += run.batches(
-                trial, departingAt: departure, backoff: backoff?.choices, patch: patch)
+            for g in recorded.indices {
+              batches += recorded[g].batches(
+                trial, change: changes[g], departingAt: departures[g], backoff: backoff?.choices,
+                patch: patch)
             }
             if batches < bestBatches {
               best = trial
@@ -528,33 +535,48 @@ struct BackoffVotes {
   }
 
   /// The choices of `changed`, which differs from `table` (these votes') only in state s's
-  /// choice, where they differ from `choices`: at s's coarser keys.
+  /// choice, where they differ from `choices` (nil: the key has none); only s's coarser keys can.
   func patch(_ changed: FSMTable, changing s: Int, of table: FSMTable) -> [(
     key: [Int32], choice: Int32?
   )] {
     let (old, new) = (FSMPolicy.backoffVote(table, state: s), FSMPolicy.backoffVote(changed, state: s))
-    return FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding).map { coarse in
+    return FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding).compactMap { coarse in
       var counts = votes[coarse] ?? [:]
       if let old {
         counts[old.type]! -= old.weight
         if counts[old.type] == 0 { counts[old.type] = nil }
       }
       if let new { counts[new.type, default: 0] += new.weight }
-      return (coarse, FSMPolicy.backoffWinner(counts))
+      let choice = FSMPolicy.backoffWinner(counts)
+      return choice == choices[coarse] ? nil : (coarse, choice)
     }
   }
 }
 
 /// A table's run on one graph, recorded for refinement's trials: a trial changes one state's
-/// choice, so until its run first looks that state up (or, when the state votes for back-off
-/// choices, first misses the table) it makes the recorded decisions and reaches the recorded
-/// run states. It then runs from the last checkpoint before that decision, replaying the
-/// recorded choices up to it.
+/// choice, so until its run first looks that state up (or, when that changes back-off choices,
+/// first misses the table with a key that backs off to one of them) it makes the recorded
+/// decisions and reaches the recorded run states. It then runs from the last checkpoint before that decision, replaying the
+/// recorded choices up to it. When its run comes back to a recorded run state (the same nodes
+/// executed, the same last batch type), it makes the recorded decisions again from there up to
+/// the next such decision, so it jumps there.
 struct RecordedRun {
   let graph: BatchingGraph
   /// Per decision: the table state looked up (-1 for a miss) and the graph type chosen.
   private var states: [Int32] = []
   private var choices: [Int32] = []
+  /// Per decision: a miss's coarser keys (`FSMTable.backoffKeys`), empty for the others.
+  private var missBackoffKeys: [[[Int32]]] = []
+  /// Per decision, while they fit in `bitsBudget` words: the run's executed nodes before it
+  /// (`BatchingRun.executedBits`), which tell a run state without replaying to it.
+  private var bitsAt: [[UInt64]] = []
+  private let bitsBudget = 4 << 20
+  /// Per decision, the run before it: its executed node count, batch count, last batch type,
+  /// and the hash of its executed batchable nodes (`nodeKey`).
+  private var executedAt: [Int] = []
+  private var batchesAt: [Int] = []
+  private var lastTypeAt: [Int32] = []
+  private var hashAt: [UInt64] = []
   /// The run before decision `i * stride` (its unbatched nodes run), for each i.
   private var checkpoints: [BatchingRun] = []
   private var stride = 1
@@ -564,6 +586,14 @@ struct RecordedRun {
   private let maxCheckpoints: Int
   /// Table type index → graph type index (-1 when the graph lacks it), as `FSMPolicy` maps them.
   private let graphTypes: [Int32]
+
+  /// A trial's change: state `state` chooses graph type `type`, and the back-off choices of
+  /// `backoffKeys` differ (then a miss that backs off to one of them may decide otherwise).
+  struct Change {
+    var state: Int32
+    var type: Int32
+    var backoffKeys: [[Int32]]
+  }
 
   init(graph: BatchingGraph, table: FSMTable) {
     self.graph = graph
@@ -579,35 +609,65 @@ struct RecordedRun {
 
   var decisionCount: Int { states.count }
 
-  /// The graph type of table type `t` (-1 when the graph lacks it).
-  func graphType(_ t: Int32) -> Int32 { graphTypes[Int(t)] }
+  /// The change of a trial whose state s chooses table type `type`.
+  func change(state s: Int, type: Int32, backoffKeys: [[Int32]]) -> Change {
+    Change(state: Int32(s), type: graphTypes[Int(type)], backoffKeys: backoffKeys)
+  }
 
-  /// The first decision where a trial whose state `s` chooses graph type `type` can depart from
-  /// the recorded run: one at state s that chose otherwise, or (`atMisses`) any miss.
+  /// The first decision from `start` on where a trial's run can depart from the recorded one:
+  /// one at the changed state that chose otherwise, or a miss that backs off to a changed key.
   /// `decisionCount` when there is none.
-  func departure(state s: Int, type: Int32, atMisses: Bool) -> Int {
-    let s = Int32(s)
-    for i in states.indices {
-      if states[i] == s ? choices[i] != type : atMisses && states[i] < 0 { return i }
+  func departure(_ change: Change, from start: Int = 0) -> Int {
+    for i in start..<states.count {
+      if states[i] == change.state {
+        if choices[i] != change.type { return i }
+      } else if states[i] < 0 && !change.backoffKeys.isEmpty
+        && missBackoffKeys[i].contains(where: change.backoffKeys.contains)
+      {
+        return i
+      }
     }
     return states.count
+  }
+
+  /// A node's random key; a run's hash is the XOR of the keys of its executed batchable nodes.
+  static func nodeKey(_ n: Int32) -> UInt64 {
+    var z = UInt64(UInt32(bitPattern: n)) &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  /// Runs batch `type` on `run` and adds its nodes to `hash`.
+  private static func runBatch(_ run: inout BatchingRun, type: Int, hash: inout UInt64) {
+    for n in run.ready[type] { hash ^= nodeKey(n) }
+    run.runBatch(type: type)
+    run.runUnbatched()
   }
 
   /// Records `table`'s run from decision `start` on, which must agree with the recorded run
   /// before it.
   mutating func record(_ table: FSMTable, from start: Int) {
     var run: BatchingRun
-    let first = start / stride
+    var hash: UInt64 = 0
     if checkpoints.isEmpty {
       run = BatchingRun(graph: graph, recordSchedule: false)
       run.runUnbatched()
     } else {
+      let first = start / stride
       run = checkpoints[first]
       checkpoints.removeSubrange((first + 1)...)
-      replay(&run, from: first * stride, to: start)
+      hash = hashAt[first * stride]
+      replay(&run, from: first * stride, to: start, hash: &hash)
     }
     states.removeSubrange(start...)
     choices.removeSubrange(start...)
+    missBackoffKeys.removeSubrange(start...)
+    bitsAt.removeSubrange(min(start, bitsAt.count)...)
+    executedAt.removeSubrange(start...)
+    batchesAt.removeSubrange(start...)
+    lastTypeAt.removeSubrange(start...)
+    hashAt.removeSubrange(start...)
     var policy = FSMPolicy(table: table, graph: graph)
     while !run.isFinished {
       if states.count % stride == 0 && states.count / stride == checkpoints.count {
@@ -617,39 +677,88 @@ struct RecordedRun {
         }
         if states.count % stride == 0 { checkpoints.append(run) }
       }
-      let (choice, state) = policy.decide(run)
+      executedAt.append(run.executed)
+      batchesAt.append(run.batchCount)
+      lastTypeAt.append(run.lastBatchType)
+      hashAt.append(hash)
+      if (bitsAt.count + 1) * run.executedBits.count <= bitsBudget {
+        bitsAt.append(run.executedBits)
+      }
+      let (choice, state, key) = policy.decide(run)
       states.append(Int32(state))
       choices.append(Int32(choice))
-      run.runBatch(type: choice)
-      run.runUnbatched()
+      missBackoffKeys.append(state < 0 ? FSMTable.backoffKeys(key, encoding: table.encoding) : [])
+      Self.runBatch(&run, type: choice, hash: &hash)
     }
     batchCount = run.batchCount
   }
 
   /// Runs the recorded decisions `from..<to` on `run`, which stands before decision `from`.
-  private func replay(_ run: inout BatchingRun, from: Int, to: Int) {
-    for i in from..<to {
-      run.runBatch(type: Int(choices[i]))
-      run.runUnbatched()
-    }
+  private func replay(_ run: inout BatchingRun, from: Int, to: Int, hash: inout UInt64) {
+    for i in from..<to { Self.runBatch(&run, type: Int(choices[i]), hash: &hash) }
   }
 
-  /// The batch count of `table`'s run, whose decisions before `departure` are the recorded ones.
-  /// `backoff` and `patch`: its back-off choices when known (`FSMPolicy.init`).
-  func batches(
-    _ table: FSMTable, departingAt departure: Int, backoff: [[Int32]: Int32]?,
-    patch: [(key: [Int32], choice: Int32?)]
-  ) -> Int {
-    guard departure < states.count else { return batchCount }
-    let c = departure / stride
-    var run = checkpoints[c]
-    replay(&run, from: c * stride, to: departure)
-    var policy = FSMPolicy(table: table, graph: graph, backoff: backoff, backoffPatch: patch)
-    while !run.isFinished {
-      run.runBatch(type: policy.choose(run))
-      run.runUnbatched()
+  /// The recorded run before decision `d`.
+  private func recordedRun(before d: Int) -> BatchingRun {
+    var run = checkpoints[d / stride]
+    var hash = hashAt[d / stride * stride]
+    replay(&run, from: d / stride * stride, to: d, hash: &hash)
+    return run
+  }
+
+  /// The recorded decision whose run state `run` (with hash `hash`) is, if any.
+  private func recordedDecision(of run: BatchingRun, hash: UInt64) -> Int? {
+    // Executed counts grow from decision to decision.
+    var (low, high) = (0, executedAt.count)
+    while low < high {
+      let mid = (low + high) / 2
+      if executedAt[mid] < run.executed { low = mid + 1 } else { high = mid }
     }
-    return run.batchCount
+    guard low < executedAt.count, executedAt[low] == run.executed, hashAt[low] == hash,
+      lastTypeAt[low] == run.lastBatchType,
+      (low < bitsAt.count ? bitsAt[low] : recordedRun(before: low).executedBits)
+        == run.executedBits
+    else { return nil }
+    return low
+  }
+
+  /// The batch count of `table`'s run, which differs from the recorded table by `change`
+  /// (`departure(_:)` is `departure`). `backoff` and `patch`: its back-off choices when known
+  /// (`FSMPolicy.init`).
+  func batches(
+    _ table: FSMTable, change: Change, departingAt departure: Int,
+    backoff: [[Int32]: Int32]?, patch: [(key: [Int32], choice: Int32?)]
+  ) -> Int {
+    var policy = FSMPolicy(table: table, graph: graph, backoff: backoff, backoffPatch: patch)
+    // The trial's batches so far minus the recorded run's at the same run state.
+    var offset = 0
+    var departure = departure
+    var current: (run: BatchingRun, hash: UInt64, decision: Int)?
+    while departure < states.count {
+      var run: BatchingRun
+      var hash: UInt64
+      if let current, departure - current.decision <= stride {
+        (run, hash) = (current.run, current.hash)
+        replay(&run, from: current.decision, to: departure, hash: &hash)
+      } else {
+        offset += current.map { $0.run.batchCount - batchesAt[$0.decision] } ?? 0
+        let c = departure / stride
+        run = checkpoints[c]
+        hash = hashAt[c * stride]
+        replay(&run, from: c * stride, to: departure, hash: &hash)
+      }
+      current = nil
+      while !run.isFinished {
+        Self.runBatch(&run, type: policy.choose(run), hash: &hash)
+        if !run.isFinished, let j = recordedDecision(of: run, hash: hash) {
+          current = (run, hash, j)
+          break
+        }
+      }
+      guard let at = current else { return offset + run.batchCount }
+      departure = self.departure(change, from: at.decision)
+    }
+    return offset + (current.map { $0.run.batchCount - batchesAt[$0.decision] } ?? 0) + batchCount
   }
 }
 
