@@ -468,7 +468,8 @@ public struct FSMTrainer: Sendable {
               $0.change(state: s, type: candidate, backoffKeys: patch.map(\.key))
             }
             let departures = zip(recorded, changes).map { $0.departure($1) }
-            if backoff == nil && zip(recorded, departures).contains(where: { $1 < $0.decisionCount })
+            if backoff == nil
+              && zip(recorded, departures).contains(where: { $1 < $0.decisionCount })
             {
               backoff = BackoffVotes(best)
             }
@@ -539,7 +540,9 @@ struct BackoffVotes {
   func patch(_ changed: FSMTable, changing s: Int, of table: FSMTable) -> [(
     key: [Int32], choice: Int32?
   )] {
-    let (old, new) = (FSMPolicy.backoffVote(table, state: s), FSMPolicy.backoffVote(changed, state: s))
+    let (old, new) = (
+      FSMPolicy.backoffVote(table, state: s), FSMPolicy.backoffVote(changed, state: s)
+    )
     return FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding).compactMap { coarse in
       var counts = votes[coarse] ?? [:]
       if let old {
