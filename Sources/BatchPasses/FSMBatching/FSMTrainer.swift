@@ -96,22 +96,30 @@ public struct FSMPolicy: BatchingPolicy {
   /// Table type index → graph type index (-1 when the graph lacks it).
   let graphType: [Int32]
   /// For encodings with coarser back-off keys (`FSMTable.backoffKeys`): the choice of each
-  /// coarser key, by the votes (visits) of the full states that share it.
-  let backoff: [[Int32]: Int32]
+  /// coarser key, by the votes (visits) of the full states that share it. Built on the first
+  /// lookup that misses the table (nil until then): a run that never misses never needs it.
+  private(set) var backoff: [[Int32]: Int32]?
   /// The table's learned fallback rule for this graph, if it has one.
   let rule: RankedRule?
+  /// Back-off choices that replace `backoff`'s for a few coarser keys (nil: the key has none).
+  let backoffPatch: [(key: [Int32], choice: Int32?)]
   /// Decisions made by the fallback rule.
   public private(set) var fallbacks = 0
   /// Decisions made by the back-off table (an unseen state whose coarser key was seen).
   public private(set) var backoffs = 0
 
   public init(table: FSMTable, graph: BatchingGraph) {
-    self.init(table: table, graph: graph, backoff: FSMPolicy.backoffChoices(table))
+    self.init(table: table, graph: graph, backoff: nil)
   }
 
   /// With `table`'s back-off choices given (`backoffChoices(_:)`, computed once for a table
-  /// applied to many graphs).
-  init(table: FSMTable, graph: BatchingGraph, backoff: [[Int32]: Int32]) {
+  /// applied to many graphs), or nil to build them when first needed; `backoffPatch` changes
+  /// some of them (the choices of a table that differs from the one they were built for).
+  init(
+    table: FSMTable, graph: BatchingGraph, backoff: [[Int32]: Int32]?,
+    backoffPatch: [(key: [Int32], choice: Int32?)] = []
+  ) {
+    self.backoffPatch = backoffPatch
     self.table = table
     let tableType = graph.typeNames.map { table.knownTypeIndex($0) ?? StateEncoder.unknownType }
     encoder = StateEncoder(encoding: table.encoding, tableType: tableType)
@@ -127,29 +135,57 @@ public struct FSMPolicy: BatchingPolicy {
   /// The choice of each coarser key of `table` (`FSMTable.backoffKeys`), by the votes (visits)
   /// of the full states that share it; it depends on the table alone.
   static func backoffChoices(_ table: FSMTable) -> [[Int32]: Int32] {
-    var votes: [[Int32]: [Int32: Int]] = [:]
-    // States without learned actions (added by refinement) do not vote.
-    for s in 0..<table.stateCount where table.choices[s] >= 0 && !table.actions[s].isEmpty {
-      let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
-      for coarse in FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding) {
-        votes[coarse, default: [:]][table.choices[s], default: 0] += max(weight, 1)
-      }
-    }
-    return votes.mapValues { counts in
-      counts.max { a, b in a.value < b.value || a.value == b.value && a.key > b.key }?.key ?? -1
-    }
+    backoffVotes(table).mapValues { backoffWinner($0) ?? -1 }
   }
 
-  public mutating func choose(_ run: BatchingRun) -> Int {
-    let key = encoder.key(run)
-    if let s = table.state(key) {
-      let choice = table.choices[s]
-      if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
-        return Int(graphType[Int(choice)])
+  /// The votes behind `backoffChoices(_:)`: per coarser key, the votes of each type.
+  static func backoffVotes(_ table: FSMTable) -> [[Int32]: [Int32: Int]] {
+    var votes: [[Int32]: [Int32: Int]] = [:]
+    for s in 0..<table.stateCount {
+      guard let vote = backoffVote(table, state: s) else { continue }
+      for coarse in FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding) {
+        votes[coarse, default: [:]][vote.type, default: 0] += vote.weight
       }
-    } else if !backoff.isEmpty {
+    }
+    return votes
+  }
+
+  /// State s's vote for its coarser keys: its choice, weighted by the visits of that action;
+  /// nil for a state without a choice or without learned actions (added by refinement).
+  static func backoffVote(_ table: FSMTable, state s: Int) -> (type: Int32, weight: Int)? {
+    guard table.choices[s] >= 0 && !table.actions[s].isEmpty else { return nil }
+    let weight = table.actions[s].first { $0.action == table.choices[s] }?.visits ?? 1
+    return (table.choices[s], max(weight, 1))
+  }
+
+  /// The most-voted type (ties: the lower type index); nil without votes.
+  static func backoffWinner(_ counts: [Int32: Int]) -> Int32? {
+    counts.max { a, b in a.value < b.value || a.value == b.value && a.key > b.key }?.key
+  }
+
+  public mutating func choose(_ run: BatchingRun) -> Int { decide(run).choice }
+
+  /// The choice, the table state it looked up (-1 when the table lacks the run's state) and
+  /// the run's state key.
+  mutating func decide(_ run: BatchingRun) -> (choice: Int, state: Int, key: [Int32]) {
+    let key = encoder.key(run)
+    guard let s = table.state(key) else { return (chooseUnseen(run, key: key), -1, key) }
+    let choice = table.choices[s]
+    if choice >= 0, graphType[Int(choice)] >= 0, !run.ready[Int(graphType[Int(choice)])].isEmpty {
+      return (Int(graphType[Int(choice)]), s, key)
+    }
+    fallbacks += 1
+    return (table.fallbackChoice(run, rule: rule), s, key)
+  }
+
+  /// The choice in a state the table lacks: the back-off table's, else the fallback rule's.
+  private mutating func chooseUnseen(_ run: BatchingRun, key: [Int32]) -> Int {
+    if backoff == nil { backoff = FSMPolicy.backoffChoices(table) }
+    if let backoff, !backoff.isEmpty || !backoffPatch.isEmpty {
       for coarse in FSMTable.backoffKeys(key, encoding: table.encoding) {
-        if let choice = backoff[coarse], choice >= 0, graphType[Int(choice)] >= 0,
+        let patched = backoffPatch.first { $0.key == coarse }
+        if let choice = patched == nil ? backoff[coarse] : patched!.choice, choice >= 0,
+          graphType[Int(choice)] >= 0,
           !run.ready[Int(graphType[Int(choice)])].isEmpty
         {
           backoffs += 1
@@ -169,6 +205,9 @@ public struct FSMTrainer: Sendable {
   public let graphs: [BatchingGraph]
   public let encoding: StateEncoding
   public let options: QLearningOptions
+  /// Whether refinement runs a trial only from where its run can first depart from the current
+  /// table's (`RecordedRun`) rather than whole; the results are the same either way.
+  var resumesTrials = true
 
   public struct Result {
     public var table: FSMTable
@@ -388,6 +427,10 @@ public struct FSMTrainer: Sendable {
       var evaluations = 0
       refinement: while evaluations < budget {
         addVisitedStates(&best)
+        // The current table's runs, recorded at its first trial (the table just changed).
+        var recorded: [RecordedRun] = []
+        // The current table's back-off votes and choices, once built.
+        var backoff: BackoffVotes?
         var improved = false
         for s in 0..<best.stateCount {
           for candidate in best.readyTypes(ofState: s) where candidate != best.choices[s] {
@@ -398,12 +441,52 @@ public struct FSMTrainer: Sendable {
             }
             var trial = best
             trial.choices[s] = candidate
-            let batches = count(trial)
             evaluations += 1
+            guard resumesTrials else {
+              let batches = count(trial)
+              if batches < bestBatches {
+                best = trial
+                bestBatches = batches
+                improved = true
+              }
+              continue
+            }
+            if recorded.isEmpty {
+              recorded = graphs.map { RecordedRun(graph: $0, table: best) }
+            }
+            // The trial's back-off choices are the current table's but where s's vote changes
+            // the choice of one of its coarser keys.
+            let votes = !best.actions[s].isEmpty
+            var patch: [(key: [Int32], choice: Int32?)] = []
+            if votes {
+              if backoff == nil { backoff = BackoffVotes(best) }
+              patch = backoff!.patch(trial, changing: s, of: best)
+            }
+            // Where each graph's run under the trial can first differ from the recorded one: at
+            // state s choosing otherwise, or at a miss that backs off to a patched key.
+            let changes = recorded.map {
+              $0.change(state: s, type: candidate, backoffKeys: patch.map(\.key))
+            }
+            let departures = zip(recorded, changes).map { $0.departure($1) }
+            if backoff == nil
+              && zip(recorded, departures).contains(where: { $1 < $0.decisionCount })
+            {
+              backoff = BackoffVotes(best)
+            }
+            var batches = 0
+            for g in recorded.indices {
+              batches += recorded[g].batches(
+                trial, change: changes[g], departingAt: departures[g], backoff: backoff?.choices,
+                patch: patch)
+            }
             if batches < bestBatches {
               best = trial
               bestBatches = batches
               improved = true
+              if votes { backoff = nil }
+              for g in recorded.indices where departures[g] < recorded[g].decisionCount {
+                recorded[g].record(best, from: departures[g])
+              }
             }
           }
         }
@@ -438,6 +521,247 @@ public struct FSMTrainer: Sendable {
     return Result(
       table: best, episodes: episodesRun, bestBatches: bestBatches, lowerBound: lowerBound,
       batchesBeforeRefinement: beforeRefinement, refineEvaluations: evaluations)
+  }
+}
+
+/// A table's back-off votes and choices (`FSMPolicy.backoffVotes`), from which those of the
+/// table with one state's choice changed follow.
+struct BackoffVotes {
+  let votes: [[Int32]: [Int32: Int]]
+  let choices: [[Int32]: Int32]
+
+  init(_ table: FSMTable) {
+    votes = FSMPolicy.backoffVotes(table)
+    choices = votes.mapValues { FSMPolicy.backoffWinner($0) ?? -1 }
+  }
+
+  /// The choices of `changed`, which differs from `table` (these votes') only in state s's
+  /// choice, where they differ from `choices` (nil: the key has none); only s's coarser keys can.
+  func patch(_ changed: FSMTable, changing s: Int, of table: FSMTable) -> [(
+    key: [Int32], choice: Int32?
+  )] {
+    let (old, new) = (
+      FSMPolicy.backoffVote(table, state: s), FSMPolicy.backoffVote(changed, state: s)
+    )
+    return FSMTable.backoffKeys(table.stateKeys[s], encoding: table.encoding).compactMap { coarse in
+      var counts = votes[coarse] ?? [:]
+      if let old {
+        counts[old.type]! -= old.weight
+        if counts[old.type] == 0 { counts[old.type] = nil }
+      }
+      if let new { counts[new.type, default: 0] += new.weight }
+      let choice = FSMPolicy.backoffWinner(counts)
+      return choice == choices[coarse] ? nil : (coarse, choice)
+    }
+  }
+}
+
+/// A table's run on one graph, recorded for refinement's trials: a trial changes one state's
+/// choice, so until its run first looks that state up (or, when that changes back-off choices,
+/// first misses the table with a key that backs off to one of them) it makes the recorded
+/// decisions and reaches the recorded run states. It then runs from the last checkpoint before that decision, replaying the
+/// recorded choices up to it. When its run comes back to a recorded run state (the same nodes
+/// executed, the same last batch type), it makes the recorded decisions again from there up to
+/// the next such decision, so it jumps there.
+struct RecordedRun {
+  let graph: BatchingGraph
+  /// Per decision: the table state looked up (-1 for a miss) and the graph type chosen.
+  private var states: [Int32] = []
+  private var choices: [Int32] = []
+  /// Per decision: a miss's coarser keys (`FSMTable.backoffKeys`), empty for the others.
+  private var missBackoffKeys: [[[Int32]]] = []
+  /// Per decision, while they fit in `bitsBudget` words: the run's executed nodes before it
+  /// (`BatchingRun.executedBits`), which tell a run state without replaying to it.
+  private var bitsAt: [[UInt64]] = []
+  private let bitsBudget = 4 << 20
+  /// Per decision, the run before it: its executed node count, batch count, last batch type,
+  /// and the hash of its executed batchable nodes (`nodeKey`).
+  private var executedAt: [Int] = []
+  private var batchesAt: [Int] = []
+  private var lastTypeAt: [Int32] = []
+  private var hashAt: [UInt64] = []
+  /// The run before decision `i * stride` (its unbatched nodes run), for each i.
+  private var checkpoints: [BatchingRun] = []
+  private var stride = 1
+  /// The recorded run's batch count.
+  private(set) var batchCount = 0
+  /// Most checkpoints kept: when more are taken, every other goes and the stride doubles.
+  private let maxCheckpoints: Int
+  /// Table type index → graph type index (-1 when the graph lacks it), as `FSMPolicy` maps them.
+  private let graphTypes: [Int32]
+
+  /// A trial's change: state `state` chooses graph type `type`, and the back-off choices of
+  /// `backoffKeys` differ (then a miss that backs off to one of them may decide otherwise).
+  struct Change {
+    var state: Int32
+    var type: Int32
+    var backoffKeys: [[Int32]]
+  }
+
+  init(graph: BatchingGraph, table: FSMTable) {
+    self.graph = graph
+    // Each checkpoint holds a few words per node; keep them within about 64 MB (an even count).
+    maxCheckpoints = min(64, max(4, (64 << 20) / (16 * max(graph.nodeCount, 1)))) & ~1
+    var graphTypes = [Int32](repeating: -1, count: table.typeNames.count)
+    for (g, name) in graph.typeNames.enumerated() {
+      if let t = table.knownTypeIndex(name) { graphTypes[Int(t)] = Int32(g) }
+    }
+    self.graphTypes = graphTypes
+    record(table, from: 0)
+  }
+
+  var decisionCount: Int { states.count }
+
+  /// The change of a trial whose state s chooses table type `type`.
+  func change(state s: Int, type: Int32, backoffKeys: [[Int32]]) -> Change {
+    Change(state: Int32(s), type: graphTypes[Int(type)], backoffKeys: backoffKeys)
+  }
+
+  /// The first decision from `start` on where a trial's run can depart from the recorded one:
+  /// one at the changed state that chose otherwise, or a miss that backs off to a changed key.
+  /// `decisionCount` when there is none.
+  func departure(_ change: Change, from start: Int = 0) -> Int {
+    for i in start..<states.count {
+      if states[i] == change.state {
+        if choices[i] != change.type { return i }
+      } else if states[i] < 0 && !change.backoffKeys.isEmpty
+        && missBackoffKeys[i].contains(where: change.backoffKeys.contains)
+      {
+        return i
+      }
+    }
+    return states.count
+  }
+
+  /// A node's random key; a run's hash is the XOR of the keys of its executed batchable nodes.
+  static func nodeKey(_ n: Int32) -> UInt64 {
+    var z = UInt64(UInt32(bitPattern: n)) &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  /// Runs batch `type` on `run` and adds its nodes to `hash`.
+  private static func runBatch(_ run: inout BatchingRun, type: Int, hash: inout UInt64) {
+    for n in run.ready[type] { hash ^= nodeKey(n) }
+    run.runBatch(type: type)
+    run.runUnbatched()
+  }
+
+  /// Records `table`'s run from decision `start` on, which must agree with the recorded run
+  /// before it.
+  mutating func record(_ table: FSMTable, from start: Int) {
+    var run: BatchingRun
+    var hash: UInt64 = 0
+    if checkpoints.isEmpty {
+      run = BatchingRun(graph: graph, recordSchedule: false)
+      run.runUnbatched()
+    } else {
+      let first = start / stride
+      run = checkpoints[first]
+      checkpoints.removeSubrange((first + 1)...)
+      hash = hashAt[first * stride]
+      replay(&run, from: first * stride, to: start, hash: &hash)
+    }
+    states.removeSubrange(start...)
+    choices.removeSubrange(start...)
+    missBackoffKeys.removeSubrange(start...)
+    bitsAt.removeSubrange(min(start, bitsAt.count)...)
+    executedAt.removeSubrange(start...)
+    batchesAt.removeSubrange(start...)
+    lastTypeAt.removeSubrange(start...)
+    hashAt.removeSubrange(start...)
+    var policy = FSMPolicy(table: table, graph: graph)
+    while !run.isFinished {
+      if states.count % stride == 0 && states.count / stride == checkpoints.count {
+        if checkpoints.count == maxCheckpoints {
+          checkpoints = checkpoints.indices.filter { $0 % 2 == 0 }.map { checkpoints[$0] }
+          stride *= 2
+        }
+        if states.count % stride == 0 { checkpoints.append(run) }
+      }
+      executedAt.append(run.executed)
+      batchesAt.append(run.batchCount)
+      lastTypeAt.append(run.lastBatchType)
+      hashAt.append(hash)
+      if (bitsAt.count + 1) * run.executedBits.count <= bitsBudget {
+        bitsAt.append(run.executedBits)
+      }
+      let (choice, state, key) = policy.decide(run)
+      states.append(Int32(state))
+      choices.append(Int32(choice))
+      missBackoffKeys.append(state < 0 ? FSMTable.backoffKeys(key, encoding: table.encoding) : [])
+      Self.runBatch(&run, type: choice, hash: &hash)
+    }
+    batchCount = run.batchCount
+  }
+
+  /// Runs the recorded decisions `from..<to` on `run`, which stands before decision `from`.
+  private func replay(_ run: inout BatchingRun, from: Int, to: Int, hash: inout UInt64) {
+    for i in from..<to { Self.runBatch(&run, type: Int(choices[i]), hash: &hash) }
+  }
+
+  /// The recorded run before decision `d`.
+  private func recordedRun(before d: Int) -> BatchingRun {
+    var run = checkpoints[d / stride]
+    var hash = hashAt[d / stride * stride]
+    replay(&run, from: d / stride * stride, to: d, hash: &hash)
+    return run
+  }
+
+  /// The recorded decision whose run state `run` (with hash `hash`) is, if any.
+  private func recordedDecision(of run: BatchingRun, hash: UInt64) -> Int? {
+    // Executed counts grow from decision to decision.
+    var (low, high) = (0, executedAt.count)
+    while low < high {
+      let mid = (low + high) / 2
+      if executedAt[mid] < run.executed { low = mid + 1 } else { high = mid }
+    }
+    guard low < executedAt.count, executedAt[low] == run.executed, hashAt[low] == hash,
+      lastTypeAt[low] == run.lastBatchType,
+      (low < bitsAt.count ? bitsAt[low] : recordedRun(before: low).executedBits)
+        == run.executedBits
+    else { return nil }
+    return low
+  }
+
+  /// The batch count of `table`'s run, which differs from the recorded table by `change`
+  /// (`departure(_:)` is `departure`). `backoff` and `patch`: its back-off choices when known
+  /// (`FSMPolicy.init`).
+  func batches(
+    _ table: FSMTable, change: Change, departingAt departure: Int,
+    backoff: [[Int32]: Int32]?, patch: [(key: [Int32], choice: Int32?)]
+  ) -> Int {
+    var policy = FSMPolicy(table: table, graph: graph, backoff: backoff, backoffPatch: patch)
+    // The trial's batches so far minus the recorded run's at the same run state.
+    var offset = 0
+    var departure = departure
+    var current: (run: BatchingRun, hash: UInt64, decision: Int)?
+    while departure < states.count {
+      var run: BatchingRun
+      var hash: UInt64
+      if let current, departure - current.decision <= stride {
+        (run, hash) = (current.run, current.hash)
+        replay(&run, from: current.decision, to: departure, hash: &hash)
+      } else {
+        offset += current.map { $0.run.batchCount - batchesAt[$0.decision] } ?? 0
+        let c = departure / stride
+        run = checkpoints[c]
+        hash = hashAt[c * stride]
+        replay(&run, from: c * stride, to: departure, hash: &hash)
+      }
+      current = nil
+      while !run.isFinished {
+        Self.runBatch(&run, type: policy.choose(run), hash: &hash)
+        if !run.isFinished, let j = recordedDecision(of: run, hash: hash) {
+          current = (run, hash, j)
+          break
+        }
+      }
+      guard let at = current else { return offset + run.batchCount }
+      departure = self.departure(change, from: at.decision)
+    }
+    return offset + (current.map { $0.run.batchCount - batchesAt[$0.decision] } ?? 0) + batchCount
   }
 }
 

@@ -206,31 +206,69 @@ public struct RankedRule: BatchingPolicy, Sendable, Equatable {
     let width = featureNames.count
     var w = [Double](repeating: 0, count: width + typeCount)
     guard !decisions.isEmpty else { return (Array(w[..<width]), Array(w[width...])) }
+    // The candidates of all decisions in a row: candidate i's features (lanes 0..<width) and
+    // its type's weight index; decision k's candidates are `first[k] ..< first[k + 1]`, the
+    // chosen one `chosen[k]`. The arithmetic is the same, in the same order, as over the nested
+    // arrays one feature at a time (vector lanes multiply and add as the scalars do).
+    precondition(width <= 8, "the features fit in one SIMD8 vector")
+    var features: [SIMD8<Double>] = []
+    var types: [Int] = []
+    var first = [0]
+    var chosen: [Int] = []
+    for d in decisions {
+      chosen.append(types.count + d.chosen)
+      for c in d.types.indices {
+        var x = SIMD8<Double>()
+        for f in 0..<width { x[f] = d.features[c * width + f] }
+        features.append(x)
+      }
+      types += d.types.lazy.map { width + Int($0) }
+      first.append(types.count)
+    }
     var gradient = w
-    var scores: [Double] = []
-    for _ in 0..<steps {
-      for i in gradient.indices { gradient[i] = 0 }
-      for d in decisions {
-        let n = d.types.count
-        scores.removeAll(keepingCapacity: true)
-        for c in 0..<n {
-          var score = w[width + Int(d.types[c])]
-          for f in 0..<width { score += w[f] * d.features[c * width + f] }
-          scores.append(score)
-        }
-        let top = scores.max() ?? 0
-        var total = 0.0
-        for c in 0..<n {
-          scores[c] = exp(scores[c] - top)
-          total += scores[c]
-        }
-        for c in 0..<n {
-          let weight = (c == d.chosen ? 1 : 0) - scores[c] / total
-          for f in 0..<width { gradient[f] += weight * d.features[c * width + f] }
-          gradient[width + Int(d.types[c])] += weight
+    var scores = [Double](repeating: 0, count: types.count)
+    let count = Double(decisions.count)
+    features.withUnsafeBufferPointer { features in
+      types.withUnsafeBufferPointer { types in
+        w.withUnsafeMutableBufferPointer { w in
+          gradient.withUnsafeMutableBufferPointer { gradient in
+            scores.withUnsafeMutableBufferPointer { scores in
+              var weights = SIMD8<Double>()
+              for _ in 0..<steps {
+                for f in 0..<width { weights[f] = w[f] }
+                var featureGradient = SIMD8<Double>()
+                for i in gradient.indices { gradient[i] = 0 }
+                for k in 0..<chosen.count {
+                  let (begin, end) = (first[k], first[k + 1])
+                  if begin == end { continue }
+                  for c in begin..<end {
+                    let products = weights * features[c]
+                    var score = w[types[c]]
+                    for f in 0..<width { score += products[f] }
+                    scores[c] = score
+                  }
+                  var top = scores[begin]
+                  for c in begin + 1..<end where top < scores[c] { top = scores[c] }
+                  var total = 0.0
+                  for c in begin..<end {
+                    // exp(0) is 1: the top candidate's needs no call.
+                    let x = scores[c] - top
+                    scores[c] = x == 0 ? 1 : exp(x)
+                    total += scores[c]
+                  }
+                  for c in begin..<end {
+                    let weight = (c == chosen[k] ? 1 : 0) - scores[c] / total
+                    featureGradient += weight * features[c]
+                    gradient[types[c]] += weight
+                  }
+                }
+                for f in 0..<width { gradient[f] = featureGradient[f] }
+                for i in w.indices { w[i] += rate * (gradient[i] / count - l2 * w[i]) }
+              }
+            }
+          }
         }
       }
-      for i in w.indices { w[i] += rate * (gradient[i] / Double(decisions.count) - l2 * w[i]) }
     }
     return (Array(w[..<width]), Array(w[width...]))
   }
