@@ -559,10 +559,10 @@ struct BackoffVotes {
 /// A table's run on one graph, recorded for refinement's trials: a trial changes one state's
 /// choice, so until its run first looks that state up (or, when that changes back-off choices,
 /// first misses the table with a key that backs off to one of them) it makes the recorded
-/// decisions and reaches the recorded run states. It then runs from the last checkpoint before that decision, replaying the
-/// recorded choices up to it. When its run comes back to a recorded run state (the same nodes
-/// executed, the same last batch type), it makes the recorded decisions again from there up to
-/// the next such decision, so it jumps there.
+/// decisions and reaches the recorded run states. It then runs from the last checkpoint before
+/// that decision, replaying the recorded choices up to it. When its run comes back to a recorded
+/// run state (the same nodes executed, the same last batch type), it makes the recorded decisions
+/// again from there up to the next such decision, so it jumps there.
 struct RecordedRun {
   let graph: BatchingGraph
   /// Per decision: the table state looked up (-1 for a miss) and the graph type chosen.
