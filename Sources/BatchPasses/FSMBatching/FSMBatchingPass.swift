@@ -144,10 +144,9 @@ public struct FSMBatchingPass: Pass {
       } else {
         table = trained ?? FSMTable(encoding: encoding)
       }
-      var p =
-        self.table != nil && tableBackoff != nil
-        ? FSMPolicy(table: table, graph: graph, backoff: tableBackoff!)
-        : FSMPolicy(table: table, graph: graph)
+      // A table given in process brings its back-off choices; others build them on first need.
+      var p = FSMPolicy(
+        table: table, graph: graph, backoff: self.table != nil ? tableBackoff : nil)
       schedule = BatchingRun.schedule(graph, policy: &p, name: policy.rawValue)
       fsmStatistics.set("fallbacks", p.fallbacks)
       if table.encoding == .history || table.encoding.marksPaths {
