@@ -597,8 +597,11 @@ public struct DGParser: Sendable {
       if module.nodeCount >= DGParser.maxNodes {
         throw error("too many nodes: this tool reads at most \(DGParser.maxNodes)", at: location)
       }
-      let id = module.addNode(
-        type: type, operands: operandBuffer, name: cursor.text(name), location: location)
+      // Through a buffer: appending the array itself retains and releases it for every node.
+      let id = operandBuffer.withUnsafeBufferPointer { operands in
+        module.addNode(
+          type: type, operands: operands, name: cursor.text(name), location: location)
+      }
       instanceNodes.insert(name, value: Int32(id), in: cursor.bytes)
     }
     for use in pending {

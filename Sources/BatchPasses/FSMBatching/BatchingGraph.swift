@@ -16,9 +16,11 @@ public struct BatchingGraph: Sendable {
   let operandCount: [Int32]
   /// Longest path (in edges) from a node without node operands, as DyNet computes it.
   public let depth: [Int32]
-  /// For a node n of type t: how many of its nearest t-ancestors exist (its "blockers").
+  /// For a node n of type t: how many t-ancestors it waits on (its "blockers"), a set of its
+  /// nearest t-ancestors that every t-ancestor is an ancestor of, or one of (see
+  /// `sameTypeAncestry`). Once they have run, all of n's t-ancestors have.
   let sameTypeBlockers: [Int32]
-  /// For a node a of type t: the t-nodes that have a among their nearest t-ancestors.
+  /// For a node a of type t: the t-nodes that have a among their blockers.
   let sameTypeDependentStart: [Int32]
   let sameTypeDependents: [Int32]
   /// Average depth of each type's nodes (DyNet computes it in single precision).
@@ -60,6 +62,7 @@ public struct BatchingGraph: Sendable {
 
     let (depth, walkNodes) = BatchingGraph.depthsAndWalkNodes(
       module, order: order, userStart: userStart)
+    let walkUsers = WalkUsers(start: userStart, users: users)
     self.depth = depth
     var depthSum = [Float](repeating: 0, count: typeCount)
     var typeSize = [Float](repeating: 0, count: typeCount)
@@ -94,7 +97,7 @@ public struct BatchingGraph: Sendable {
       let range = BatchingGraph.part(part - 1, of: walkParts, count: module.nodeCount)
       return .ancestry(
         BatchingGraph.sameTypeAncestry(
-          module, nodes: range, walkNodes: walkNodes, unbatched: unbatched))
+          module, nodes: range, walkNodes: walkNodes, users: walkUsers, unbatched: unbatched))
     }
     let parts =
       useBothCores
@@ -234,15 +237,24 @@ public struct BatchingGraph: Sendable {
     return order
   }
 
-  /// What the same-type walks read of a node, in one place (one cache line per node reached):
-  /// the bitmask of the types strictly above it (bit t, t < 64, when a t-node is an ancestor;
-  /// bit 63 also standing for every type ≥ 63), its type and whether it has more than one user,
-  /// and where its operands start.
+  /// What the same-type walks read of a node, in one place (16 bytes, one cache line per node
+  /// reached): the masks (`typeBit`) of the types strictly above it and of its users' types, its
+  /// type and whether it has more than one user, and where its operands start.
   struct WalkNode {
-    var above: UInt64
+    var above: UInt32
+    var userTypes: UInt32
     /// `type << 1 | (more than one user ? 1 : 0)`.
     var typeAndShared: Int32
     var operandStart: Int32
+  }
+
+  /// The users of every node as the same-type walks read them: `users[start[n]..<start[n + 1]]`.
+  struct WalkUsers {
+    var start: [Int32]
+    var users: [Int32]
+    /// The most users a walk reads of one node (`hasFound`): a node with more is entered when
+    /// none of the first ones is found, so that no walk reads a node's users at length.
+    static let readLimit = 16
   }
 
   /// Depths (the longest path, in edges, from a node without node operands) and the nodes as the
@@ -259,91 +271,137 @@ public struct BatchingGraph: Sendable {
           depth.withUnsafeMutableBufferPointer { depth in
             for n in order {
               var d: Int32 = 0
-              var mask: UInt64 = 0
+              var mask: UInt32 = 0
+              let bit = typeBit(nodeType[Int(n)])
               for i in Int(operandStart[Int(n)])..<Int(operandStart[Int(n) + 1]) {
                 let o = operands[i]
                 if o != Module.external {
                   d = max(d, depth[Int(o)] + 1)
                   mask |= walk[Int(o)].above | typeBit(nodeType[Int(o)])
+                  // Operands come first in the order: their entries are already written.
+                  walk[Int(o)].userTypes |= bit
                 }
               }
               depth[Int(n)] = d
               let shared: Int32 = userStart[Int(n) + 1] - userStart[Int(n)] > 1 ? 1 : 0
               walk[Int(n)] = WalkNode(
-                above: mask, typeAndShared: nodeType[Int(n)] << 1 | shared,
+                above: mask, userTypes: 0, typeAndShared: nodeType[Int(n)] << 1 | shared,
                 operandStart: operandStart[Int(n)])
             }
           }
         }
         walk[nodeCount] = WalkNode(
-          above: 0, typeAndShared: -1, operandStart: operandStart[nodeCount])
+          above: 0, userTypes: 0, typeAndShared: -1, operandStart: operandStart[nodeCount])
       }
       initialized = nodeCount + 1
     }
     return (depth, walkNodes)
   }
 
-  /// A type's bit in the masks of `WalkNode.above`.
+  /// A type's bit in the masks of `WalkNode`: bit t mod 32, so a set bit can also stand for
+  /// another type (the masks say where a type may be, and the walks only skip where it is not).
   @inline(__always)
-  static func typeBit(_ type: Int32) -> UInt64 { 1 << UInt64(min(Int(type), 63)) }
+  static func typeBit(_ type: Int32) -> UInt32 { 1 << UInt32(type & 31) }
 
-  /// For every batchable node n of type t in `nodes`, finds its nearest t-ancestors: walk up
-  /// from n through nodes of other types and stop at t-nodes. The masks of the types above each
-  /// node (`WalkNode.above`) prune the walk wherever no t-node lies above. A node with several
-  /// users is marked when first reached, so it is pushed at most once per walk; a node with one
-  /// user is reached at most once anyway (its user is), and operands the walk neither stops at
-  /// nor enters are passed over, both without marking.
+  /// For every batchable node n of type t in `nodes`, finds its blockers: walk up from n through
+  /// nodes of other types and stop at t-nodes, which are n's nearest t-ancestors. The masks of
+  /// the types above each node (`WalkNode.above`) prune the walk wherever no t-node lies above.
+  /// A node with several users, and every t-node found, is marked when first reached, so it is
+  /// pushed or found at most once per walk; a node with one user is reached at most once anyway
+  /// (its user is), and operands the walk neither stops at nor enters are passed over, both
+  /// without marking.
+  ///
+  /// The walk does not enter a node that has a t-node it has already found among its users (the
+  /// first `WalkUsers.readLimit` of them): every t-ancestor above that node is an ancestor of that
+  /// found one, which n waits on anyway. So the blockers are the nearest t-ancestors less some
+  /// that only lengthen the wait, and a node's blockers have all run exactly when all its
+  /// t-ancestors have. (Where a state chain bypasses t, as an LSTM's cell state bypasses its
+  /// hidden state, this cuts the walks about threefold: docs/passes/fsm-batch.md.)
   static func sameTypeAncestry(
-    _ module: Module, nodes: Range<Int>, walkNodes: [WalkNode], unbatched: [Bool]
+    _ module: Module, nodes: Range<Int>, walkNodes: [WalkNode], users walkUsers: WalkUsers,
+    unbatched: [Bool]
   ) -> SameTypeWalk {
     var blockers = [Int32](repeating: 0, count: nodes.count)
     // Pair k: ancestor in the high half, dependent in the low half (one append per pair).
     var pairs: [UInt64] = []
     module.operands.withUnsafeBufferPointer { operands in
       walkNodes.withUnsafeBufferPointer { walk in
-        // At most one entry per node reached (each is marked when pushed).
-        let stack = UnsafeMutablePointer<Int32>.allocate(capacity: max(module.nodeCount, 1))
-        defer { stack.deallocate() }
-        var stamp = [Int32](repeating: -1, count: module.nodeCount)
-        stamp.withUnsafeMutableBufferPointer { stamp in
-          for n in nodes {
-            let t = walk[n].typeAndShared >> 1
-            let bit = typeBit(t)
-            if unbatched[Int(t)] || walk[n].above & bit == 0 { continue }
-            let mark = Int32(n)
-            var found: Int32 = 0
-            var depth = 0
-            var node = n
-            while true {
-              for i in Int(walk[node].operandStart)..<Int(walk[node + 1].operandStart) {
-                let o = operands[i]
-                if o == Module.external { continue }
-                let other = walk[Int(o)]
-                let isAncestor = other.typeAndShared >> 1 == t
-                // Neither stopped at nor entered: passed over, unmarked.
-                guard isAncestor || other.above & bit != 0 else { continue }
-                if other.typeAndShared & 1 != 0 {
-                  if stamp[Int(o)] == mark { continue }
-                  stamp[Int(o)] = mark
+        walkUsers.start.withUnsafeBufferPointer { userStart in
+          walkUsers.users.withUnsafeBufferPointer { users in
+            // At most one entry per node reached (each is marked when pushed).
+            let stack = UnsafeMutablePointer<Int32>.allocate(capacity: max(module.nodeCount, 1))
+            defer { stack.deallocate() }
+            var stamp = [Int32](repeating: -1, count: module.nodeCount)
+            stamp.withUnsafeMutableBufferPointer { stamp in
+              for n in nodes {
+                let t = walk[n].typeAndShared >> 1
+                let bit = typeBit(t)
+                if unbatched[Int(t)] || walk[n].above & bit == 0 { continue }
+                let mark = Int32(n)
+                var found: Int32 = 0
+                var depth = 0
+                var node = n
+                while true {
+                  // Entered unless it feeds a t-node that this walk has found (only a shared
+                  // node can: the walk came through another of its users).
+                  let here = walk[node]
+                  let entered =
+                    here.typeAndShared & 1 == 0 || here.userTypes & bit == 0 || found == 0
+                    || !hasFound(
+                      usersOf: node, type: t, mark: mark, walk: walk, userStart: userStart,
+                      users: users, stamp: stamp)
+                  if entered {
+                    for i in Int(here.operandStart)..<Int(walk[node + 1].operandStart) {
+                      let o = operands[i]
+                      if o == Module.external { continue }
+                      let other = walk[Int(o)]
+                      let isAncestor = other.typeAndShared >> 1 == t
+                      // Neither stopped at nor entered: passed over, unmarked.
+                      guard isAncestor || other.above & bit != 0 else { continue }
+                      if isAncestor {
+                        if stamp[Int(o)] == mark { continue }
+                        stamp[Int(o)] = mark
+                        found += 1
+                        pairs.append(UInt64(UInt32(o)) << 32 | UInt64(UInt32(mark)))
+                      } else if other.typeAndShared & 1 != 0 {
+                        if stamp[Int(o)] == mark { continue }
+                        stamp[Int(o)] = mark
+                        stack[depth] = o
+                        depth += 1
+                      } else {
+                        stack[depth] = o
+                        depth += 1
+                      }
+                    }
+                  }
+                  if depth == 0 { break }
+                  depth -= 1
+                  node = Int(stack[depth])
                 }
-                if isAncestor {
-                  found += 1
-                  pairs.append(UInt64(UInt32(o)) << 32 | UInt64(UInt32(mark)))
-                } else {
-                  stack[depth] = o
-                  depth += 1
-                }
+                blockers[n - nodes.lowerBound] = found
               }
-              if depth == 0 { break }
-              depth -= 1
-              node = Int(stack[depth])
             }
-            blockers[n - nodes.lowerBound] = found
           }
         }
       }
     }
     return SameTypeWalk(nodes: nodes, blockers: blockers, pairs: pairs)
+  }
+
+  /// Whether one of `node`'s first `WalkUsers.readLimit` users is a t-node that the walk marked
+  /// `mark` has found (asked of shared nodes only: with one user, the walk came through it).
+  @inline(__always)
+  static func hasFound(
+    usersOf node: Int, type t: Int32, mark: Int32, walk: UnsafeBufferPointer<WalkNode>,
+    userStart: UnsafeBufferPointer<Int32>, users: UnsafeBufferPointer<Int32>,
+    stamp: UnsafeMutableBufferPointer<Int32>
+  ) -> Bool {
+    let first = Int(userStart[node])
+    for i in first..<min(Int(userStart[node + 1]), first + WalkUsers.readLimit) {
+      let u = Int(users[i])
+      if stamp[u] == mark && walk[u].typeAndShared >> 1 == t { return true }
+    }
+    return false
   }
 
   /// The walks of consecutive node ranges as blocker counts and, per ancestor, its dependents
