@@ -302,4 +302,32 @@ import Workloads
       #expect(fast.refills == clocked.refills && fast.passes == clocked.passes)
     }
   }
+
+  /// pq-layout builds its slot table and first PQ-tree on both cores for large graphs: doing so
+  /// on small ones (the threshold at 0) gives the layout, schedule and statistics of one core.
+  @Test func layoutOnBothCoresEqualsOneCore() async throws {
+    let families: [WorkloadFamily] = [.treeLSTM, .bilstmTagger, .latticeLSTM, .seq2seq, .mvRNN]
+    await propertyCheck(
+      count: 20, input: Gen.int(in: 0...(families.count - 1)), Self.seeds
+    ) { family, seed in
+      var options = WorkloadOptions()
+      options.instances = 10
+      options.seed = seed
+      options.hidden = 8
+      var module = WorkloadGenerator.generate(families[family], options: options)
+      _ = try PassManager(pipeline: "fsm-batch{policy=typewise}").run(on: &module, file: "t")
+      var results: [(Module, PassStatistics)] = []
+      for threshold in [0, Int.max] {
+        var pass = PQLayoutPass()
+        pass.bothCoresFrom = threshold
+        var laidOut = module
+        var statistics = PassStatistics()
+        try pass.run(on: &laidOut, statistics: &statistics)
+        results.append((laidOut, statistics))
+      }
+      #expect(results[0].0.schedule == results[1].0.schedule)
+      #expect(results[0].0.layout == results[1].0.layout)
+      #expect(results[0].1 == results[1].1)
+    }
+  }
 }

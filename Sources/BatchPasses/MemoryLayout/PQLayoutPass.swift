@@ -42,6 +42,10 @@ public struct PQLayoutPass: Pass {
 
   public var alignment: Int
 
+  /// Nodes from which the slot table and the first PQ-tree are built on both cores (below it,
+  /// waking a second thread costs more than it saves).
+  var bothCoresFrom = 1 << 16
+
   public init() { self.init(alignment: 64) }
 
   public init(alignment: Int = 64) {
@@ -74,7 +78,16 @@ public struct PQLayoutPass: Pass {
     for b in 0..<batchCount {
       for r in Int(batchStart[b])..<Int(batchStart[b + 1]) { batchOf[r] = Int32(b) }
     }
-    let slots = SlotTable(module, schedule: baseline, requirements: requirements, rank: rank)
+    // The slot table and the PQ-tree's first form (each batch's results a P-node) are
+    // independent: on a large graph they are built side by side.
+    let (source, ranks) = (module, rank)
+    let runs = (0..<batchCount).map { Int(batchStart[$0])..<Int(batchStart[$0 + 1]) }
+    let buildSlots: @Sendable () -> SlotTable = {
+      SlotTable(source, schedule: baseline, requirements: requirements, rank: ranks)
+    }
+    let buildTree: @Sendable () -> PQTree = { PQTree(leafCount: n, disjointRuns: runs) }
+    var (slots, tree) =
+      n >= bothCoresFrom ? Parallel.both(buildSlots, buildTree) : (buildSlots(), buildTree())
 
     // The candidates, each scored as it is made (the fewest bytes copied, then the fewest
     // gathers; ties to the earlier): the best's offsets and node order (ranks) are kept, the
@@ -98,9 +111,6 @@ public struct PQLayoutPass: Pass {
     }
 
     // The PQ-tree layout.
-    var tree = PQTree(
-      leafCount: n,
-      disjointRuns: (0..<batchCount).map { Int(batchStart[$0])..<Int(batchStart[$0 + 1]) })
     var dropped = 0
     // A set reduced once stays consecutive in every order the tree keeps (and one that failed
     // fails again): a slot listing the same tensors as an earlier one with the same first tensor
