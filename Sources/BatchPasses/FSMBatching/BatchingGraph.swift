@@ -316,7 +316,7 @@ public struct BatchingGraph: Sendable {
   /// found one, which n waits on anyway. So the blockers are the nearest t-ancestors less some
   /// that only lengthen the wait, and a node's blockers have all run exactly when all its
   /// t-ancestors have. (Where a state chain bypasses t, as an LSTM's cell state bypasses its
-  /// hidden state, this cuts the walks about threefold: docs/passes/fsm-batch.md.)
+  /// hidden state, this nearly halves the walks' cost: docs/passes/fsm-batch.md.)
   static func sameTypeAncestry(
     _ module: Module, nodes: Range<Int>, walkNodes: [WalkNode], users walkUsers: WalkUsers,
     unbatched: [Bool]
