@@ -657,11 +657,8 @@ struct RecordedRun {
       run = BatchingRun(graph: graph, recordSchedule: false)
       run.runUnbatched()
     } else {
-      let first = start / stride
-      run = checkpoints[first]
-      checkpoints.removeSubrange((first + 1)...)
-      hash = hashAt[first * stride]
-      replay(&run, from: first * stride, to: start, hash: &hash)
+      (run, hash) = recordedRun(before: start)
+      checkpoints.removeSubrange((start / stride + 1)...)
     }
     states.removeSubrange(start...)
     choices.removeSubrange(start...)
@@ -701,12 +698,13 @@ struct RecordedRun {
     for i in from..<to { Self.runBatch(&run, type: Int(choices[i]), hash: &hash) }
   }
 
-  /// The recorded run before decision `d`.
-  private func recordedRun(before d: Int) -> BatchingRun {
+  /// The recorded run before decision `d` and its hash: the last checkpoint before it, replayed
+  /// up to it.
+  private func recordedRun(before d: Int) -> (run: BatchingRun, hash: UInt64) {
     var run = checkpoints[d / stride]
     var hash = hashAt[d / stride * stride]
     replay(&run, from: d / stride * stride, to: d, hash: &hash)
-    return run
+    return (run, hash)
   }
 
   /// The recorded decision whose run state `run` (with hash `hash`) is, if any.
@@ -719,7 +717,7 @@ struct RecordedRun {
     }
     guard low < executedAt.count, executedAt[low] == run.executed, hashAt[low] == hash,
       lastTypeAt[low] == run.lastBatchType,
-      (low < bitsAt.count ? bitsAt[low] : recordedRun(before: low).executedBits)
+      (low < bitsAt.count ? bitsAt[low] : recordedRun(before: low).run.executedBits)
         == run.executedBits
     else { return nil }
     return low
@@ -745,10 +743,7 @@ struct RecordedRun {
         replay(&run, from: current.decision, to: departure, hash: &hash)
       } else {
         offset += current.map { $0.run.batchCount - batchesAt[$0.decision] } ?? 0
-        let c = departure / stride
-        run = checkpoints[c]
-        hash = hashAt[c * stride]
-        replay(&run, from: c * stride, to: departure, hash: &hash)
+        (run, hash) = recordedRun(before: departure)
       }
       current = nil
       while !run.isFinished {
