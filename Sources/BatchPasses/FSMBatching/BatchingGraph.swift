@@ -358,16 +358,13 @@ public struct BatchingGraph: Sendable {
                       let isAncestor = other.typeAndShared >> 1 == t
                       // Neither stopped at nor entered: passed over, unmarked.
                       guard isAncestor || other.above & bit != 0 else { continue }
-                      if isAncestor {
+                      if isAncestor || other.typeAndShared & 1 != 0 {
                         if stamp[Int(o)] == mark { continue }
                         stamp[Int(o)] = mark
+                      }
+                      if isAncestor {
                         found += 1
                         pairs.append(UInt64(UInt32(o)) << 32 | UInt64(UInt32(mark)))
-                      } else if other.typeAndShared & 1 != 0 {
-                        if stamp[Int(o)] == mark { continue }
-                        stamp[Int(o)] = mark
-                        stack[depth] = o
-                        depth += 1
                       } else {
                         stack[depth] = o
                         depth += 1
