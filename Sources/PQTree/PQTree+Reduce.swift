@@ -58,12 +58,41 @@ extension PQTree {
   private mutating func reduceQueued() -> Bool {
     let total = scratch.queue.count
     if total <= 1 || total == leafCount { return true }
-
-    bubble()
-    guard let root = checkTemplates(total: Int32(total)) else { return false }
-    applyTemplates(root: root)
+    if reducesSiblingsDirectly, let parent = sharedPParent() {
+      reduceChildren(of: parent)
+    } else {
+      bubble()
+      guard let root = checkTemplates(total: Int32(total)) else { return false }
+      applyTemplates(root: root)
+    }
     compactParentSetsIfNeeded()
     return true
+  }
+
+  /// The P-node that is the parent of every queued leaf, if there is one (the commonest
+  /// reduction in a layout: some of one batch's results).
+  private func sharedPParent() -> Int32? {
+    let parent = nodes[Int(scratch.queue[0])].parentLink
+    guard parent >= 0 else { return nil }
+    for x in scratch.queue where nodes[Int(x)].parentLink != parent { return nil }
+    return parent
+  }
+
+  /// The reduction when every queued leaf is a child of the P-node `x`: what BUBBLE, CHECK and
+  /// APPLY do then (`x` is the pertinent root, every queued leaf full), without their per-leaf
+  /// bookkeeping. All of x's children: nothing changes (x is full). Some: template P2, which
+  /// groups them under a new P-node at x's `end1`, in the order APPLY would (its list of full
+  /// children is the reverse of the queue), so the tree is the same node for node.
+  private mutating func reduceChildren(of x: Int32) {
+    let count = scratch.queue.count
+    guard count < Int(nodes[Int(x)].childCount) else { return }
+    let group = newNode(kind: Self.kindP)
+    for i in stride(from: count - 1, through: 0, by: -1) {
+      let c = scratch.queue[i]
+      detach(c, from: x)
+      attach(c, to: group, atEnd1: true)
+    }
+    attach(group, to: x, atEnd1: true)
   }
 
   /// BUBBLE: walks up from the pertinent leaves, recording each processed

@@ -57,6 +57,9 @@ public struct PQTree: Sendable {
   var rootNode: Int32
   var sets = ParentSets()
   var scratch: ReductionScratch
+  /// Whether a set of leaves that are all children of one P-node is reduced without BUBBLE and
+  /// CHECK (`reduceChildren`); tests turn it off to compare with the general path.
+  var reducesSiblingsDirectly = true
 
   /// Creates the tree with one P-node over all leaves (every order allowed).
   public init(leafCount n: Int) {
