@@ -303,8 +303,9 @@ import Workloads
     }
   }
 
-  /// pq-layout builds its slot table and first PQ-tree on both cores for large graphs: doing so
-  /// on small ones (the threshold at 0) gives the layout, schedule and statistics of one core.
+  /// pq-layout builds its slot table and first PQ-tree, and later runs its two chains of
+  /// alignments, on both cores for large graphs: doing so on small ones (the threshold at 0) gives
+  /// the layout, schedule and statistics of one core.
   @Test func layoutOnBothCoresEqualsOneCore() async throws {
     let families: [WorkloadFamily] = [.treeLSTM, .bilstmTagger, .latticeLSTM, .seq2seq, .mvRNN]
     await propertyCheck(

@@ -42,8 +42,9 @@ public struct PQLayoutPass: Pass {
 
   public var alignment: Int
 
-  /// Nodes from which the slot table and the first PQ-tree are built on both cores (below it,
-  /// waking a second thread costs more than it saves).
+  /// Nodes from which the pass works on both cores: the slot table beside the first PQ-tree, then
+  /// the two chains of alignments side by side (below it, waking a second thread costs more than
+  /// it saves).
   var bothCoresFrom = 1 << 16
 
   public init() { self.init(alignment: 64) }
@@ -104,6 +105,10 @@ public struct PQLayoutPass: Pass {
         order, stride: stride, batchStart: batchStart, batchOf: batchOf, next: &next,
         into: &trial)
       let cost = slots.gatherCost(nodes: trial.nodes, offsets: trial.offsets, stride: stride)
+      keepIfBetter(choice, cost: cost)
+    }
+    // `trial` becomes the best if it costs less.
+    func keepIfBetter(_ choice: Int, cost: (bytes: Int, count: Int)) {
       guard cost < bestCost else { return }
       trial.choice = choice
       swap(&best, &trial)
@@ -132,29 +137,67 @@ public struct PQLayoutPass: Pass {
       latest[key] = k << 1 | (reduced ? 1 : 0)
     }
     // No more reductions: the walks below run on a flat copy (subtrees are contiguous ranges).
-    var flat = FlatPQTree(tree)
+    var flat = FlatPQTree(consume tree)
     var buffers = Aligner.Buffers()
     Self.orientByRank(&flat, buffers: &buffers)
     // Each frontier is read once: it is both a candidate and the start of the next alignment.
     let pqOrder = flat.frontier()
     consider(1, pqOrder)
-    consider(
-      2,
+    // Two chains of alignments from the PQ-tree's frontier: forward alone, and backward then
+    // forward after it. They share nothing mutable: on a large graph they run side by side, the
+    // forward chain on its own copy of the tree's child lists and its own buffers, and it places
+    // and scores its candidate too. Either way the candidates are compared in the same order.
+    let (shape, table, batchOfRank) = (flat, slots, batchOf)
+    let forwardChain: @Sendable (inout Aligner.Buffers) -> [Int] = { buffers in
       Self.align(
-        flat, from: pqOrder, batchStart: batchStart, batchOf: batchOf, slots: slots,
+        shape, from: pqOrder, batchStart: batchStart, batchOf: batchOfRank, slots: table,
         direction: .forward, buffers: &buffers
-      ).order)
-    // The last alignments take their trees over (no copy): backward, then forward after it.
-    let (backwardTree, backwardOrder) = Self.align(
-      consume flat, from: pqOrder, batchStart: batchStart, batchOf: batchOf, slots: slots,
-      direction: .backward, buffers: &buffers)
-    consider(3, backwardOrder)
-    consider(
-      4,
-      Self.align(
-        consume backwardTree, from: backwardOrder, batchStart: batchStart, batchOf: batchOf,
-        slots: slots, direction: .forward, buffers: &buffers
-      ).order)
+      ).order
+    }
+    let backwardChain: @Sendable (inout Aligner.Buffers) -> (backward: [Int], forward: [Int]) = {
+      buffers in
+      // The last alignment takes its tree over (no copy).
+      let (backwardTree, backwardOrder) = Self.align(
+        shape, from: pqOrder, batchStart: batchStart, batchOf: batchOfRank, slots: table,
+        direction: .backward, buffers: &buffers)
+      let forwardOrder = Self.align(
+        consume backwardTree, from: backwardOrder, batchStart: batchStart, batchOf: batchOfRank,
+        slots: table, direction: .forward, buffers: &buffers
+      ).order
+      return (backwardOrder, forwardOrder)
+    }
+    _ = consume flat
+    let backwardOrders: (backward: [Int], forward: [Int])
+    if n >= bothCoresFrom {
+      _ = consume buffers
+      let placedForward: @Sendable () -> (Candidate, cost: (bytes: Int, count: Int)) = {
+        var buffers = Aligner.Buffers()
+        var candidate = Candidate(
+          choice: 0, nodes: [Int32](repeating: 0, count: n),
+          offsets: [Int64](repeating: 0, count: n))
+        var next = [Int32](repeating: 0, count: batchCount)
+        Self.place(
+          forwardChain(&buffers), stride: stride, batchStart: batchStart, batchOf: batchOfRank,
+          next: &next, into: &candidate)
+        let cost = table.gatherCost(
+          nodes: candidate.nodes, offsets: candidate.offsets, stride: stride)
+        return (candidate, cost)
+      }
+      let (forward, orders) = Parallel.both(
+        placedForward,
+        {
+          var buffers = Aligner.Buffers()
+          return backwardChain(&buffers)
+        })
+      backwardOrders = orders
+      trial = forward.0
+      keepIfBetter(2, cost: forward.cost)
+    } else {
+      consider(2, forwardChain(&buffers))
+      backwardOrders = backwardChain(&buffers)
+    }
+    consider(3, backwardOrders.backward)
+    consider(4, backwardOrders.forward)
 
     let gathers = slots.requiredGathers(nodes: best.nodes, offsets: best.offsets, stride: stride)
     // Back to node ids.
