@@ -4,18 +4,6 @@ import Testing
 
 /// `PQTree(leafCount:disjointRuns:)` and `FlatPQTree`, the fast paths `pq-layout` uses.
 @Suite struct FlatTreeTests {
-  /// Random disjoint runs covering `0..<n` in order (lengths 1…4).
-  static func randomRuns(_ n: Int, using rng: inout SplitMix64) -> [Range<Int>] {
-    var runs: [Range<Int>] = []
-    var start = 0
-    while start < n {
-      let end = min(n, start + Int.random(in: 1...4, using: &rng))
-      runs.append(start..<end)
-      start = end
-    }
-    return runs
-  }
-
   /// Built directly or by reductions, the tree represents the same orders, also after more
   /// reductions (same successes and failures).
   @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
@@ -23,7 +11,7 @@ import Testing
     var rng = SplitMix64(seed: seed)
     for _ in 0..<40 {
       let n = Int.random(in: 0...8, using: &rng)
-      let runs = Self.randomRuns(n, using: &rng)
+      let runs = randomRuns(n, maxLength: 4, using: &rng)
       var direct = PQTree(leafCount: n, disjointRuns: runs)
       var reduced = PQTree(leafCount: n)
       for run in runs { reduced.reduce(Array(run)) }

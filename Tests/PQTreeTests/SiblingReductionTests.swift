@@ -12,13 +12,7 @@ import Testing
     var rng = SplitMix64(seed: seed)
     let n = 400
     // Runs of neighbouring leaves under the root, as pq-layout starts (one per batch).
-    var runs: [Range<Int>] = []
-    var start = 0
-    while start < n {
-      let end = min(n, start + Int.random(in: 1...40, using: &rng))
-      runs.append(start..<end)
-      start = end
-    }
+    let runs = randomRuns(n, maxLength: 40, using: &rng)
     var shortcut = PQTree(leafCount: n, disjointRuns: runs)
     var general = shortcut
     general.reducesSiblingsDirectly = false

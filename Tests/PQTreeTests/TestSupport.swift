@@ -110,3 +110,15 @@ extension PQTree {
     Set(enumerateOrders().map(encode))
   }
 }
+
+/// Random disjoint runs covering `0..<n` in order, each of 1…`maxLength` leaves.
+func randomRuns(_ n: Int, maxLength: Int, using rng: inout SplitMix64) -> [Range<Int>] {
+  var runs: [Range<Int>] = []
+  var start = 0
+  while start < n {
+    let end = min(n, start + Int.random(in: 1...maxLength, using: &rng))
+    runs.append(start..<end)
+    start = end
+  }
+  return runs
+}

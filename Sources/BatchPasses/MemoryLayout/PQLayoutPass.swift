@@ -170,7 +170,7 @@ public struct PQLayoutPass: Pass {
     let backwardOrders: (backward: [Int], forward: [Int])
     if n >= bothCoresFrom {
       _ = consume buffers
-      let placedForward: @Sendable () -> (Candidate, cost: (bytes: Int, count: Int)) = {
+      let placedForward: @Sendable () -> (candidate: Candidate, cost: (bytes: Int, count: Int)) = {
         var buffers = Aligner.Buffers()
         var candidate = Candidate(
           choice: 0, nodes: [Int32](repeating: 0, count: n),
@@ -190,7 +190,7 @@ public struct PQLayoutPass: Pass {
           return backwardChain(&buffers)
         })
       backwardOrders = orders
-      trial = forward.0
+      trial = forward.candidate
       keepIfBetter(2, cost: forward.cost)
     } else {
       consider(2, forwardChain(&buffers))
